@@ -1,0 +1,51 @@
+# The two commands a learner or instructor needs: `make lab` and `make test`.
+# Both create .venv from pyproject.toml + constraints.txt on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+FIRST  := notebooks/00_start_here.ipynb
+NBVAL_DIRS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
+
+.PHONY: lab test lint unit nbval browser notebooks exercises bench clean help
+
+help:
+	@echo "make lab        open the course in JupyterLab"
+	@echo "make test       lint + every test (unit, real sockets, nbval, browser)"
+	@echo "make notebooks  re-execute notebooks/ and solutions/ in place (refresh stored outputs)"
+	@echo "make exercises  regenerate exercises/ from solutions/"
+	@echo "make bench      run the benchmarks in bench/"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wslearn needs Python >= 3.11; set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab $(FIRST)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check wslearn tests bench
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+nbval: $(STAMP)
+	@if [ -n "$(NBVAL_DIRS)" ]; then $(PY) -m pytest -p no:randomly --nbval --nbval-current-env -o testpaths= $(NBVAL_DIRS); else echo "no notebooks yet"; fi
+
+test: lint unit nbval
+
+notebooks: $(STAMP)
+	$(PY) -m wslearn execute notebooks solutions
+
+exercises: $(STAMP)
+	$(PY) -m wslearn build
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,65 @@
+"""wslearn: learn real-time WebSocket client patterns by breaking a real server.
+
+The public names are imported lazily (PEP 562), so ``import wslearn`` is cheap and a
+notebook that only needs the server never pays for ipywidgets. See ``docs/design.md``
+for the layers; the short version:
+
+- ``serve()`` runs the course's topic server in a background thread of your kernel;
+- ``Client`` is the Python twin of the seed's ``useWebSocket`` hook;
+- the pure pieces (``BackoffPolicy``, ``ConnectionMachine``, ``Dispatcher``,
+  ``QueryCache`` ...) hold the logic and can be stepped by hand;
+- ``check()`` / ``hint()`` run the exercise checkers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # server side (the FastAPI analogy)
+    "App": "wslearn.app",
+    "WebSocket": "wslearn.app",
+    "WebSocketDisconnect": "wslearn.app",
+    "topic_app": "wslearn.topics",
+    "TopicHub": "wslearn.topics",
+    "serve": "wslearn.server",
+    "Server": "wslearn.server",
+    # the pure client core
+    "BackoffPolicy": "wslearn.backoff",
+    "State": "wslearn.states",
+    "HeartbeatPolicy": "wslearn.heartbeat",
+    "ConnectionMachine": "wslearn.machine",
+    "Dispatcher": "wslearn.dispatch",
+    "Subscriptions": "wslearn.subscriptions",
+    "QueryCache": "wslearn.cache",
+    "Timeline": "wslearn.timeline",
+    "RealClock": "wslearn.clock",
+    "SpedUpClock": "wslearn.clock",
+    "VirtualClock": "wslearn.clock",
+    "run_virtual": "wslearn.clock",
+    # drivers
+    "Client": "wslearn.client",
+    "SimNetwork": "wslearn.simnet",
+    # course tooling
+    "check": "wslearn.checks",
+    "hint": "wslearn.checks",
+    "progress": "wslearn.progress",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wslearn' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
