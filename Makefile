@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 FIRST  := notebooks/00_start_here.ipynb
 NBVAL_DIRS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
+EXERCISES  := $(wildcard exercises/*.ipynb)
 
 .PHONY: lab test lint unit nbval browser notebooks exercises bench clean help
 
@@ -29,12 +30,15 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wslearn tests bench
+	$(PY) -m wslearn build --check
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
 
 nbval: $(STAMP)
-	@if [ -n "$(NBVAL_DIRS)" ]; then $(PY) -m pytest -p no:randomly --nbval --nbval-current-env -o testpaths= $(NBVAL_DIRS); else echo "no notebooks yet"; fi
+	@if [ -n "$(NBVAL_DIRS)" ]; then $(PY) -m pytest --nbval --nbval-current-env -o testpaths= $(NBVAL_DIRS); else echo "no notebooks yet"; fi
+	@# exercise notebooks have no stored outputs: they must only run top to bottom without error
+	@if [ -n "$(EXERCISES)" ]; then $(PY) -m pytest --nbval-lax --nbval-current-env -o testpaths= $(EXERCISES); fi
 
 test: lint unit nbval
 

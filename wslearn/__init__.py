@@ -44,15 +44,21 @@ _EXPORTS: dict[str, str] = {
     "Client": "wslearn.client",
     "SimNetwork": "wslearn.simnet",
     # course tooling
+    "leftovers": "wslearn.audit",
     "check": "wslearn.checks",
     "hint": "wslearn.checks",
-    "progress": "wslearn.progress",
 }
 
-__all__ = sorted(_EXPORTS)
+#: Submodules exposed as attributes (``wslearn.progress()`` shows the progress table,
+#: ``wslearn.progress.record(...)`` records a result).
+_SUBMODULES = frozenset({"progress", "widgets", "page"})
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"wslearn.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'wslearn' has no attribute {name!r}")
@@ -62,4 +68,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted([*globals(), *_EXPORTS, *_SUBMODULES])

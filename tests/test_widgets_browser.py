@@ -1,0 +1,212 @@
+"""The dashboard in a real JupyterLab, in Debian's chromium (Playwright): it must *render*.
+
+Headless tests prove the widgets' logic; only a browser proves that the front end
+draws them (not a "Loading widget..." placeholder, not "Error displaying widget").
+This test starts ``jupyter lab`` on a free port with a token and a throw-away root
+directory holding one small notebook: an in-kernel server, a real client on a
+sped-up clock, a ``Dashboard``. It runs all cells through the Lab UI, waits for the
+widgets, clicks Stop and Start *in the browser* (so the server thread -> kernel loop
+-> comm -> browser path is exercised), and keeps a screenshot in
+``tests/artifacts/dashboard.png``.
+
+Nothing here asserts how long anything took; the waits are generous upper bounds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import ARTIFACTS, Browser, require_chromium
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT_MS = 60_000
+
+NOTEBOOK_CELLS = [
+    # 1: a real server and a real client, on the kernel's own loop (top-level await)
+    """\
+from wslearn import serve, Client, SpedUpClock
+from wslearn.widgets import Dashboard
+
+server = serve()
+client = Client(server.url(topics=["analysis"]), clock=SpedUpClock(50))
+await client.connect()
+dash = Dashboard(client, server)
+dash""",
+    # 2: some traffic for the message log
+    """\
+for i in range(3):
+    server.publish("analysis", "analysis.done", id=i)
+print("published")""",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_notebook(path: Path) -> None:
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"cell-{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+        for i, source in enumerate(NOTEBOOK_CELLS)
+    ]
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {
+                "name": "python3",
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+            },
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook, indent=1))
+
+
+@contextlib.contextmanager
+def jupyter_lab(tmp: Path) -> Iterator[str]:
+    """Run ``jupyter lab`` on ``tmp/root``; yield the notebook's URL (with the token)."""
+    root = tmp / "root"
+    root.mkdir()
+    _write_notebook(root / "dashboard.ipynb")
+    # No news / update pop-ups over the notebook.
+    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+        IPYTHONDIR=str(tmp / "ipython"),
+    )
+    log = tmp / "jupyter.log"
+    with log.open("w") as log_file:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "jupyter", "lab",
+                "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                "--ServerApp.open_browser=False",
+            ],
+            env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=root,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited early:\n{log.read_text()[-3000:]}")
+            try:
+                url = f"http://127.0.0.1:{port}/api/status?token={token}"
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    answer.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not answer:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
+    finally:
+        # SIGINT twice = jupyter's "shut down now" (it stops the kernel, which stops the
+        # in-kernel server with it); then make sure.
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_renders_in_jupyterlab(tmp_path: Path) -> None:
+    executable = require_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    with jupyter_lab(tmp_path) as url:
+        browser = Browser(executable)
+        try:
+            page = browser.new_page(width=1280, height=1100)
+            page.goto(url)
+            page.wait_for_selector(".jp-Notebook", timeout=WAIT_MS)
+            # Run All before the kernel session exists would ask "Select Kernel".
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=WAIT_MS)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+            dash = page.locator(".wslearn-dashboard")
+            dash.wait_for(timeout=WAIT_MS)
+            badge = page.locator(".wslearn-connection-badge .wslearn-badge")
+            badge.filter(has_text="Connected").wait_for(timeout=WAIT_MS)
+            page.locator(".jp-OutputArea-output pre", has_text="published").wait_for(
+                timeout=WAIT_MS
+            )
+
+            # a live widget, not a placeholder or an error
+            outputs = page.locator(".jp-OutputArea").first
+            assert "Loading widget" not in outputs.inner_text()
+            assert page.get_by_text("Error displaying widget").count() == 0
+            assert page.locator(".widget-button").count() >= 7
+
+            # server thread -> kernel loop -> comm -> browser: counters and the log
+            controls = page.locator(".wslearn-server-controls")
+            controls.get_by_text("connections: 1").wait_for(timeout=WAIT_MS)
+            log = page.locator(".wslearn-message-log")
+            log.locator("td b", has_text="analysis.done").first.wait_for(timeout=WAIT_MS)
+            assert page.locator(".wslearn-timeline-view svg").count() == 1
+
+            # break it from the browser: Stop -> reconnecting; Start -> connected again
+            controls.get_by_role("button", name="Stop", exact=True).click()
+            badge.filter(has_text="Reconnecting").wait_for(timeout=WAIT_MS)
+            controls.get_by_text("server: stopped").wait_for(timeout=WAIT_MS)
+            page.wait_for_timeout(300)  # let an attempt or two show on the timeline
+            controls.get_by_role("button", name="Start", exact=True).click()
+            badge.filter(has_text="Connected").wait_for(timeout=WAIT_MS)
+            controls.get_by_text("connections: 1").wait_for(timeout=WAIT_MS)
+            page.locator(".wslearn-timeline-view svg", has_text="server stopped").wait_for(
+                timeout=WAIT_MS
+            )
+            dash.scroll_into_view_if_needed()
+            page.screenshot(path=str(shot))
+            dash.screenshot(path=str(ARTIFACTS / "dashboard-widget.png"))
+            assert page.errors == []
+        except BaseException:
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(ARTIFACTS / "dashboard-failure.png"))
+            raise
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,249 @@
+"""How a checker runs: scenarios under virtual time, then once against the real server.
+
+An exercise module declares an ``Exercise``: how to accept the learner's objects
+(``prepare``) and a list of ``Scenario`` coroutines. Each scenario gets a fresh ``Lab``
+(a server plus the learner's ``connect``) and returns a ``Verdict`` or raises
+``Failed(kind, detail, expected, actual)``. The runner turns every way learner code can
+misbehave into a row of the result table -- it never raises:
+
+* ``NotImplementedError`` (the exercise stub) -> "not implemented yet";
+* an exception from learner code -> ``raises`` with the line it came from;
+* too long without awaiting -> ``busy-loop`` (interrupted by the sandbox);
+* waiting for something that can never happen -> ``hangs``;
+* a coroutine created and never awaited -> ``missing-await``;
+* tasks left running after the scenario -> ``leaked-task``.
+
+Every scenario runs in its own worker thread and loop, so one broken scenario cannot
+disturb the next. Once all simulated scenarios pass, the scenarios marked ``real`` run
+against a real ``wslearn.server`` (port 0, stopped afterwards) on a ``PacedLoop``; a
+failure there is retried once, because a noisy machine can delay a real socket past a
+short timer (the simulated run already proved the timing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clock import VirtualDeadlock, VirtualTimeLimit, VirtualTimeLoop
+from ._hints import hint_for
+from ._net import Lab
+from ._result import CheckResult, Row
+from ._sandbox import PacedIdle, PacedLoop, RunResult, ScenarioStop, describe_exception, run
+
+__all__ = ["Exercise", "Failed", "Scenario", "Verdict", "run_exercise"]
+
+
+class Failed(Exception):
+    """Raised by a scenario: what went wrong, as a hint kind and a one-line detail."""
+
+    def __init__(self, kind: str, detail: str, expected: str = "", actual: str = "") -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A passed scenario: what was expected and what happened (often the same text)."""
+
+    expected: str = ""
+    actual: str = ""
+    detail: str = ""
+
+
+ScenarioFn = Callable[[Lab | None, Any], Awaitable[Verdict]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fn: ScenarioFn
+    #: Needs a server (a ``Lab``); pure scenarios get ``None``.
+    network: bool = True
+    #: Also run once against the real in-kernel server.
+    real: bool = False
+
+
+@dataclass
+class Exercise:
+    name: str
+    notebook: str
+    #: ``prepare(*objects, **options) -> learner`` (raise ``Failed`` for wrong arguments).
+    prepare: Callable[..., Any]
+    scenarios: list[Scenario] = field(default_factory=list)
+    #: How much faster than real time the real-server run plays (``PacedLoop``).
+    speed: float = 20.0
+    #: Wall-clock seconds one simulated scenario may take before it is interrupted.
+    deadline: float = 5.0
+
+    def scenario(
+        self, name: str, *, network: bool = True, real: bool = False
+    ) -> Callable[[ScenarioFn], ScenarioFn]:
+        """Decorator: add a scenario, in definition order."""
+
+        def register(fn: ScenarioFn) -> ScenarioFn:
+            self.scenarios.append(Scenario(name, fn, network, real))
+            return fn
+
+        return register
+
+
+# -- running one scenario ---------------------------------------------------------------
+
+
+def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
+    async def main() -> Verdict:
+        lab = server = None
+        if scenario.network:
+            from ..simnet import SimNetwork
+
+            net = SimNetwork()
+            server = net.serve()
+            lab = Lab("sim", server, net.dialer)
+        try:
+            return await scenario.fn(lab, learner)
+        finally:
+            if lab is not None:
+                await lab.close_everything()
+            if server is not None:
+                server.stop()
+
+    return run(main, loop_factory=lambda: VirtualTimeLoop(limit=None), deadline=deadline)
+
+
+def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -> RunResult:
+    box: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def env() -> Iterator[None]:
+        from ..server import serve
+
+        server = serve()
+        box["server"] = server
+        try:
+            yield
+        finally:
+            server.stop()
+
+    async def main() -> Verdict:
+        from ..transport import websocket_dialer
+
+        lab = Lab("real", box["server"], websocket_dialer(open_timeout=None, close_timeout=2.0))
+        try:
+            return await scenario.fn(lab, learner)
+        finally:
+            await lab.close_everything()
+
+    return run(main, loop_factory=lambda: PacedLoop(speed), env=env, deadline=deadline,
+               hard=10.0)
+
+
+def _row(name: str, result: RunResult, deadline: float) -> Row:
+    """Turn a bounded run into a table row (the classification in the module docstring)."""
+    if result.stuck:
+        return Row(name, "fail", "it kept running after being interrupted again and again "
+                   "(a loop that catches every exception, e.g. `except BaseException` or a bare "
+                   "`except:`?); restart the kernel to stop it", kind="busy-loop")
+    if result.aborted:
+        return Row(name, "fail", f"still running after {deadline:g} s of real time without "
+                   "letting the event loop run: a loop with no `await` in it?", kind="busy-loop")
+    error = result.error
+    row: Row
+    if error is None:
+        verdict = result.value
+        if not isinstance(verdict, Verdict):  # pragma: no cover - a checker bug
+            verdict = Verdict()
+        row = Row(name, "pass", verdict.detail, verdict.expected, verdict.actual)
+    elif isinstance(error, NotImplementedError):
+        return Row(name, "not implemented", "not implemented yet: replace the "
+                   "`raise NotImplementedError` stub with your code")
+    elif isinstance(error, Failed):
+        row = Row(name, "fail", error.detail, error.expected, error.actual, error.kind)
+    elif isinstance(error, ScenarioStop):
+        row = Row(name, "fail", error.text, kind=error.kind)
+    elif isinstance(error, VirtualDeadlock | PacedIdle):
+        row = Row(name, "fail", "it waits for something that can never happen (nothing is "
+                  "scheduled and nothing can arrive)", kind="hangs")
+    elif isinstance(error, VirtualTimeLimit):
+        row = Row(name, "fail", "it never finished: virtual time ran out", kind="hangs")
+    else:
+        row = Row(name, "fail", "raised " + describe_exception(error), kind="raises")
+    if result.unawaited and row.status in ("pass", "fail"):
+        names = ", ".join(f"'{n}'" for n in result.unawaited)
+        return Row(name, "fail", f"coroutine {names} was created but never awaited "
+                   "(a missing `await`?)", row.expected, row.actual, "missing-await")
+    if row.status == "pass" and result.leftover_tasks:
+        names = ", ".join(result.leftover_tasks)
+        return Row(name, "fail", f"tasks still running after the scenario ended: {names} "
+                   "(cancel and await the tasks you start)", row.expected, row.actual,
+                   "leaked-task")
+    return row
+
+
+def run_exercise(
+    exercise: Exercise,
+    objects: tuple[Any, ...],
+    *,
+    real: bool = True,
+    deadline: float | None = None,
+    only: list[str] | None = None,
+    **options: Any,
+) -> CheckResult:
+    """Run every scenario of ``exercise`` against the learner's ``objects``."""
+    result = CheckResult(exercise.name)
+    try:
+        learner = exercise.prepare(*objects, **options)
+    except Failed as exc:
+        result.rows.append(Row("your code", "fail", exc.detail, kind=exc.kind))
+        return _finish(result)
+    except NotImplementedError:
+        result.rows.append(Row("your code", "not implemented", "not implemented yet"))
+        return _finish(result)
+    limit = exercise.deadline if deadline is None else deadline
+    stopped = False
+    scenarios = [s for s in exercise.scenarios if only is None or s.name in only]
+    for scenario in scenarios:
+        if stopped:
+            result.rows.append(Row(scenario.name, "skip",
+                                   "not run: an earlier scenario had to be interrupted"))
+            continue
+        row = _row(scenario.name, _sim_run(scenario, learner, limit), limit)
+        result.rows.append(row)
+        stopped = row.kind == "busy-loop"
+    for scenario in scenarios:
+        if not scenario.real or not real:
+            continue
+        name = f"real server: {scenario.name}"
+        if any(r.status != "pass" for r in result.rows):
+            result.rows.append(Row(name, "skip", "runs once every simulated scenario passes"))
+            continue
+        real_limit = max(limit, 20.0)
+        row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit), real_limit)
+        if row.status == "fail":  # a noisy machine can delay a socket: one more try
+            row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit),
+                       real_limit)
+        result.rows.append(row)
+    return _finish(result)
+
+
+def _finish(result: CheckResult) -> CheckResult:
+    statuses = [r.status for r in result.rows]
+    if "fail" in statuses:
+        result.status = "fail"
+        first = result.failures[0]
+        result.hint_kind = first.kind
+        result.hint = hint_for(result.exercise, first.kind)
+    elif "not implemented" in statuses:
+        result.status = "not implemented"
+        result.hint_kind = None
+        result.hint = None
+        result.note = "Write your code in the cell above (replace `raise NotImplementedError`)" \
+            " and run this cell again."
+    else:
+        result.status = "pass"
+    return result

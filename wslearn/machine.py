@@ -1,0 +1,528 @@
+"""The connection state machine: events in, commands out (sans-IO).
+
+This is the seed's ``useWebSocket`` hook with the IO taken out. The machine never
+opens a socket, sleeps or starts a task; it is *told* what happened (an ``Event``)
+and *answers* what to do (a list of ``Command``). The asyncio driver
+(``wslearn.client``) performs the commands on the real network, or on the in-memory
+network of ``wslearn.simnet`` -- the same machine, so both behave identically, and a
+notebook can feed it events by hand to see every decision.
+
+States (``wslearn.states.State``)::
+
+    disconnected --Connect--> connecting --Opened--> connected
+    connected --Closed / pong timeout--> reconnecting --(wait)--> attempt --Opened--> connected
+    reconnecting --last attempt failed--> disconnected   (+ Notify "WebSocket unavailable")
+    any --CloseRequested--> closed                        (final: never reconnects)
+    any but closed --ReconnectRequested--> connecting     (attempts reset)
+
+**Attempts.** Attempt 0 is the connect you asked for (``Connect`` or
+``ReconnectRequested``). After a failure -- the connection is lost, or an open fails --
+retry ``k`` (1..``max_attempts``) is opened ``policy.delay(k)`` seconds *after the
+previous failure*. With the seed's policy and a server that stays down, the retries
+happen 1, 3, 7, 15 and 31 s after the drop (waits of 1, 2, 4, 8, 16 s); the 5th failure
+gives up: ``disconnected`` and ``Notify("error", "WebSocket unavailable")``. A
+successful open resets the count (the seed's max-attempts snippet never does, so its
+5 attempts are spent over the lifetime of the page, not per outage).
+
+**Timers.** ``"reconnect"`` (the backoff wait), ``"open"`` (an attempt that hangs,
+e.g. against a frozen server, fails after ``open_timeout``), ``"ping"`` and ``"pong"``
+(the heartbeat). At most one timer per name is armed. Every timer is cancelled when
+it stops making sense -- on ``CloseRequested`` *all* of them are, which is the fix for
+the seed's reconnect example, whose cleanup ``close()`` fires ``onclose`` and so
+schedules a reconnect after unmount.
+
+**Logical time.** ``t`` moves only when a timer fires, to that timer's planned
+deadline. Under the virtual clock this is the clock; under a real or sped-up clock it
+is the *planned* time, so timelines are identical run after run (see
+``wslearn.timeline``).
+
+**Stale events are ignored**, never errors: a ``TimerFired`` for a timer that is not
+armed, an ``Opened`` when nothing is opening, a ``Closed`` when nothing is open. Real
+networks produce such races (a close that crosses a cancel), and a handler that
+crashed the machine on them would be worse than the race.
+
+**Close codes.** Every close the client did not ask for leads to ``reconnecting``,
+except 1008 (policy violation): the server says the request itself is wrong (a bad
+topic), so retrying the same request would only repeat the refusal; the machine goes
+to ``disconnected`` and notifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backoff import BackoffPolicy
+from .heartbeat import HeartbeatPolicy
+from .protocol import ABNORMAL_CLOSURE, NORMAL_CLOSURE, POLICY_VIOLATION, close_code_name
+from .states import State
+from .timeline import Entry, Timeline, fmt_seconds
+
+__all__ = [
+    "CancelTimer",
+    "CloseRequested",
+    "CloseSocket",
+    "Closed",
+    "Command",
+    "Connect",
+    "ConnectionMachine",
+    "Event",
+    "Notify",
+    "OpenFailed",
+    "OpenSocket",
+    "Opened",
+    "PongReceived",
+    "ReconnectRequested",
+    "Resync",
+    "SendPing",
+    "StartTimer",
+    "TimerFired",
+]
+
+TIMERS = ("reconnect", "open", "ping", "pong")
+
+#: Closes after which retrying cannot help: the server rejected the request itself.
+GIVE_UP_CODES = frozenset({POLICY_VIOLATION})
+
+
+# -- events (what happened) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connect:
+    """The user wants a connection (``client.connect()``)."""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The socket that ``OpenSocket`` asked for is open (handshake done)."""
+
+
+@dataclass(frozen=True)
+class OpenFailed:
+    """The open failed: ``reason`` is short and stable ("connection refused", "HTTP 503")."""
+
+    reason: str = "failed"
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The open connection ended without the client asking (1006: no close frame)."""
+
+    code: int = ABNORMAL_CLOSURE
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """A timer started by ``StartTimer(name, ...)`` reached its deadline."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class PongReceived:
+    """A ``{"type": "pong"}`` arrived."""
+
+
+@dataclass(frozen=True)
+class CloseRequested:
+    """The user closes the client (``client.close()``, the cleanup of an unmount)."""
+
+    code: int = NORMAL_CLOSURE
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReconnectRequested:
+    """The user pressed Reconnect: start over now, attempts reset."""
+
+
+Event = (
+    Connect | Opened | OpenFailed | Closed | TimerFired | PongReceived | CloseRequested
+    | ReconnectRequested
+)
+
+# -- commands (what to do) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenSocket:
+    """Open a socket (dial). ``attempt`` 0 is the requested connect, 1.. are retries."""
+
+    attempt: int
+
+
+@dataclass(frozen=True)
+class CloseSocket:
+    """Close the socket that is open, or cancel the open in flight.
+
+    ``code`` 1006 means *abort*: drop the TCP connection without a closing handshake
+    (a dead or frozen peer would never answer one).
+    """
+
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    """Arm timer ``name`` to fire ``delay`` seconds from now (replacing an armed one)."""
+
+    name: str
+    delay: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    """Disarm timer ``name`` (a fire already on its way must be dropped by the driver)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class SendPing:
+    """Send ``{"type": "ping"}``."""
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Tell the user (a toast in the seed): ``level`` is "error" or "info"."""
+
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Resync:
+    """The socket is open again after a loss: resubscribe, invalidate subscribed queries.
+
+    Events published while the client was away are gone for good; the only way to be
+    correct again is to refetch what the client shows (chapter 08).
+    """
+
+
+Command = OpenSocket | CloseSocket | StartTimer | CancelTimer | SendPing | Notify | Resync
+
+UNAVAILABLE = "WebSocket unavailable"
+
+
+class ConnectionMachine:
+    """The client's decisions, as a pure state machine (see the module docstring).
+
+    ``handle(event)`` returns the commands to perform, in order, and appends what
+    happened to ``timeline`` (one entry per transition, in logical time).
+
+    >>> m = ConnectionMachine(BackoffPolicy())
+    >>> m.handle(Connect())
+    [OpenSocket(attempt=0), StartTimer(name='open', delay=10.0)]
+    >>> m.handle(Opened())
+    [CancelTimer(name='open')]
+    >>> m.state
+    <State.CONNECTED: 'connected'>
+    """
+
+    def __init__(
+        self,
+        policy: BackoffPolicy | None = None,
+        heartbeat: HeartbeatPolicy | None = None,
+        *,
+        open_timeout: float = 10.0,
+        timeline: Timeline | None = None,
+    ) -> None:
+        if policy is None:
+            policy = BackoffPolicy()
+        if not isinstance(policy, BackoffPolicy):
+            raise TypeError(f"policy must be a BackoffPolicy, got {type(policy).__name__}")
+        if heartbeat is not None and not isinstance(heartbeat, HeartbeatPolicy):
+            raise TypeError(
+                f"heartbeat must be a HeartbeatPolicy or None, got {type(heartbeat).__name__}"
+            )
+        if isinstance(open_timeout, bool) or not isinstance(open_timeout, int | float) or not (
+            0 < open_timeout < float("inf")
+        ):
+            raise ValueError(f"open_timeout must be a number of seconds > 0, got {open_timeout!r}")
+        self.policy = policy
+        self.heartbeat = heartbeat
+        self.open_timeout = float(open_timeout)
+        self.timeline = Timeline() if timeline is None else timeline
+        self.state = State.DISCONNECTED
+        #: The attempt in flight or scheduled next (0 = the requested connect).
+        self.attempt = 0
+        #: Logical time: the planned deadline of the last timer that fired.
+        self.t = 0.0
+        #: Opens that succeeded / failed, pings sent, pongs received (for notebooks).
+        self.opens = 0
+        self.failures = 0
+        self.pings = 0
+        self.pongs = 0
+        self._deadlines: dict[str, float] = {}  # armed timers -> planned deadline
+        self._socket: str | None = None  # None, "opening" or "open"
+        self._resync_next = False  # the next open follows a loss or a failure
+        self._awaiting_pong = False
+        self._rng = policy.rng()
+
+    # -- observation ---------------------------------------------------------------
+
+    @property
+    def armed(self) -> dict[str, float]:
+        """Armed timers and their planned deadlines (logical time), sorted by name."""
+        return dict(sorted(self._deadlines.items()))
+
+    @property
+    def socket(self) -> str | None:
+        """What the machine believes about the socket: None, "opening" or "open"."""
+        return self._socket
+
+    def next_deadline(self) -> tuple[str, float] | None:
+        """The armed timer that fires first (ties: by name), or None."""
+        if not self._deadlines:
+            return None
+        name = min(self._deadlines, key=lambda n: (self._deadlines[n], n))
+        return name, self._deadlines[name]
+
+    def attempt_label(self, attempt: int | None = None) -> str:
+        """``"attempt 2/5"`` (or ``"attempt 2"`` without a limit)."""
+        k = self.attempt if attempt is None else attempt
+        limit = self.policy.max_attempts
+        return f"attempt {k}/{limit}" if limit is not None else f"attempt {k}"
+
+    def __repr__(self) -> str:
+        timers = ", ".join(f"{n}@{fmt_seconds(d)}" for n, d in self.armed.items()) or "none"
+        return (
+            f"<ConnectionMachine {self.state.value} {self.attempt_label()} "
+            f"t={fmt_seconds(self.t)}s timers: {timers}>"
+        )
+
+    # -- the transition function --------------------------------------------------------
+
+    def handle(self, event: Event) -> list[Command]:
+        """Feed one event; return the commands to perform, in order."""
+        method = getattr(self, "_on_" + type(event).__name__, None)
+        if method is None or not isinstance(event, _EVENT_TYPES):
+            raise TypeError(
+                f"ConnectionMachine.handle() takes an event such as Connect() or "
+                f"TimerFired('ping'), got {event!r}"
+            )
+        return method(event)
+
+    # -- user requests ----------------------------------------------------------------
+
+    def _on_Connect(self, event: Connect) -> list[Command]:
+        if self.state is not State.DISCONNECTED or self._socket is not None:
+            return []  # already connecting/connected/retrying, or closed for good
+        if self.attempt != 0 or self.failures:  # connect() after giving up == Reconnect
+            return self._on_ReconnectRequested(ReconnectRequested())
+        return self._open_now("connect", "connect: opening the socket")
+
+    def _on_ReconnectRequested(self, event: ReconnectRequested) -> list[Command]:
+        if self.state is State.CLOSED:
+            return []
+        commands = self._cancel_all()
+        if self._socket is not None:
+            commands.append(CloseSocket(NORMAL_CLOSURE, "reconnect requested"))
+            if self._socket == "open":
+                self._resync_next = True
+            self._socket = None
+        if self.opens or self.failures:
+            self._resync_next = True
+        return commands + self._open_now(
+            "connect", "reconnect requested: opening the socket (attempts reset)"
+        )
+
+    def _on_CloseRequested(self, event: CloseRequested) -> list[Command]:
+        if self.state is State.CLOSED:
+            return []
+        before = self.state
+        pending = "reconnect" in self._deadlines
+        commands = self._cancel_all()
+        if self._socket is not None:
+            commands.append(CloseSocket(event.code, event.reason))
+            self._socket = None
+        self._awaiting_pong = False
+        if pending:
+            text = f"closed by the client during the backoff wait; {self.attempt_label()} cancelled"
+        elif before is State.CONNECTED:
+            text = f"closed by the client ({event.code} {close_code_name(event.code)})"
+        else:
+            text = f"closed by the client (was {before.value})"
+        self._enter(State.CLOSED)
+        self._record("closed", text)
+        return commands
+
+    # -- network events -----------------------------------------------------------------
+
+    def _on_Opened(self, event: Opened) -> list[Command]:
+        if self._socket != "opening":
+            return []
+        commands = self._cancel(["open"])
+        self._socket = "open"
+        self.opens += 1
+        attempt = self.attempt
+        self.attempt = 0
+        self._awaiting_pong = False
+        if self._resync_next:
+            commands.append(Resync())
+        if attempt:
+            text = f"connected on {self.attempt_label(attempt)}; attempts reset"
+        else:
+            text = "connected"
+        if self._resync_next:
+            text += "; resubscribe + invalidate subscribed queries"
+        self._resync_next = False
+        if self.heartbeat is not None:
+            commands.append(self._arm("ping", self.heartbeat.interval))
+        self._enter(State.CONNECTED)
+        self._record("connected", text, attempt=attempt)
+        return commands
+
+    def _on_OpenFailed(self, event: OpenFailed) -> list[Command]:
+        if self._socket != "opening":
+            return []
+        commands = self._cancel(["open"])
+        self._socket = None
+        return commands + self._after_failure(self._failed_text(event.reason), kind="failed")
+
+    def _on_Closed(self, event: Closed) -> list[Command]:
+        if self._socket != "open":
+            return []
+        commands = self._cancel(["ping", "pong"])
+        self._socket = None
+        self._awaiting_pong = False
+        self.attempt = 0
+        code = f"{event.code} {close_code_name(event.code)}"
+        detail = f"{code}: {event.reason}" if event.reason else code
+        if event.code in GIVE_UP_CODES:
+            self.failures += 1
+            self._enter(State.DISCONNECTED)
+            self._record(
+                "gave-up", f"closed by the server ({detail}); retrying cannot help: disconnected"
+            )
+            return [*commands, Notify("error", f"{UNAVAILABLE}: {event.reason or code}")]
+        return commands + self._after_failure(f"connection lost ({detail})", kind="lost")
+
+    def _on_PongReceived(self, event: PongReceived) -> list[Command]:
+        if self._socket != "open":
+            return []
+        self.pongs += 1
+        if not self._awaiting_pong or self.heartbeat is None:
+            self._record("pong", "pong received (none was awaited)")
+            return []
+        self._awaiting_pong = False
+        commands = self._cancel(["pong"])
+        commands.append(self._arm("ping", self.heartbeat.interval))
+        self._record(
+            "pong", f"pong received; next ping in {fmt_seconds(self.heartbeat.interval)}s"
+        )
+        return commands
+
+    def _on_TimerFired(self, event: TimerFired) -> list[Command]:
+        deadline = self._deadlines.pop(event.name, None)
+        if deadline is None:
+            return []  # not armed (cancelled, or a stale fire): ignore
+        self.t = max(self.t, deadline)
+        return getattr(self, "_fire_" + event.name)()
+
+    # -- timers -------------------------------------------------------------------------
+
+    def _fire_reconnect(self) -> list[Command]:
+        self._socket = "opening"
+        self._record("attempt", f"{self.attempt_label()}: opening the socket", attempt=self.attempt)
+        return [OpenSocket(self.attempt), self._arm("open", self.open_timeout)]
+
+    def _fire_open(self) -> list[Command]:
+        self._socket = None
+        reason = f"no answer within {fmt_seconds(self.open_timeout)}s"
+        return [
+            CloseSocket(ABNORMAL_CLOSURE, "open timed out"),
+            *self._after_failure(self._failed_text(reason), kind="failed"),
+        ]
+
+    def _fire_ping(self) -> list[Command]:
+        hb = self.heartbeat
+        if hb is None or self._socket != "open":  # pragma: no cover - cannot be armed then
+            return []
+        self.pings += 1
+        if hb.check_pong:
+            self._awaiting_pong = True
+            self._record("ping", f"ping sent; pong due within {fmt_seconds(hb.timeout)}s")
+            return [SendPing(), self._arm("pong", hb.timeout)]
+        self._record("ping", "ping sent (pong never checked: the seed's heartbeat)")
+        return [SendPing(), self._arm("ping", hb.interval)]
+
+    def _fire_pong(self) -> list[Command]:
+        hb = self.heartbeat
+        assert hb is not None
+        self._socket = None
+        self._awaiting_pong = False
+        self.attempt = 0
+        commands: list[Command] = [
+            *self._cancel(["ping"]),
+            CloseSocket(ABNORMAL_CLOSURE, "pong timeout"),
+        ]
+        text = f"no pong within {fmt_seconds(hb.timeout)}s: connection presumed dead"
+        return commands + self._after_failure(text, kind="lost")
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _failed_text(self, reason: str) -> str:
+        what = "connect" if self.attempt == 0 else self.attempt_label()
+        return f"{what} failed ({reason})"
+
+    def _open_now(self, kind: str, text: str) -> list[Command]:
+        self.attempt = 0
+        self._socket = "opening"
+        self._enter(State.CONNECTING)
+        self._record(kind, text, attempt=0)
+        return [OpenSocket(0), self._arm("open", self.open_timeout)]
+
+    def _after_failure(self, text: str, *, kind: str) -> list[Command]:
+        """A failure at ``t``: schedule the next retry, or give up."""
+        self.failures += 1
+        self._resync_next = True
+        nxt = self.attempt + 1
+        if self.policy.max_attempts is not None and nxt > self.policy.max_attempts:
+            self._enter(State.DISCONNECTED)
+            self._record("gave-up", f"{text}; giving up: {UNAVAILABLE}", attempt=self.attempt)
+            return [Notify("error", UNAVAILABLE)]
+        delay = self.policy.delay(nxt, self._rng)
+        failed = self.attempt
+        self.attempt = nxt
+        self._enter(State.RECONNECTING)
+        self._record(
+            kind,
+            f"{text}; {self.attempt_label()} in {fmt_seconds(delay)}s",
+            attempt=failed if kind == "failed" else None,
+            delay=delay,
+        )
+        return [self._arm("reconnect", delay)]
+
+    def _arm(self, name: str, delay: float) -> StartTimer:
+        delay = float(delay)
+        self._deadlines[name] = round(self.t + delay, 9)
+        return StartTimer(name, delay)
+
+    def _cancel(self, names: list[str]) -> list[Command]:
+        commands: list[Command] = []
+        for name in names:
+            if self._deadlines.pop(name, None) is not None:
+                commands.append(CancelTimer(name))
+        return commands
+
+    def _cancel_all(self) -> list[Command]:
+        return self._cancel(sorted(self._deadlines))
+
+    def _enter(self, state: State) -> None:
+        self.state = state
+
+    def _record(
+        self, kind: str, text: str, *, attempt: int | None = None, delay: float | None = None
+    ) -> None:
+        self.timeline.append(
+            Entry(self.t, kind, text, state=self.state.value, attempt=attempt, delay=delay)
+        )
+
+
+_EVENT_TYPES = (
+    Connect, Opened, OpenFailed, Closed, TimerFired, PongReceived, CloseRequested,
+    ReconnectRequested,
+)

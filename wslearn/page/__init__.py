@@ -1,0 +1,209 @@
+"""The browser lab: the seed's ``useWebSocket`` client as one static page.
+
+The in-kernel server (``wslearn.server``) answers plain HTTP GETs on its own port and
+hands every path it does not know to :func:`respond`, which serves three files from
+this package: ``index.html`` (at ``/`` and ``/lab``), ``client.js`` and ``style.css``.
+No build step, no CDN: the page works offline.
+
+The page takes its settings from its own query string (all optional)::
+
+    /lab?topics=analysis,proposals&speed=20&ping=30&pongTimeout=10&maxAttempts=5&base=1
+
+``speed`` divides every delay (``speed=20`` plays the 1, 2, 4, 8, 16 s schedule in
+1.55 s); the defaults are the seed's. It derives its WebSocket URL (``ws``) and the
+cache's HTTP URLs (``api/topics/<topic>``) from ``location``, relative to the page, so
+it also works behind a proxy path such as ``/user/NAME/proxy/PORT/lab``.
+
+In a notebook::
+
+    from wslearn.page import open_lab
+    open_lab(server, speed=4)   # an iframe + a link to open the page in its own tab
+
+This module imports nothing heavy: the server imports it to answer requests, and
+``ipywidgets`` is imported only by :func:`open_lab`.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+__all__ = ["lab_url", "open_lab", "parts", "respond", "source"]
+
+#: The files of the page and their content types.
+FILES: dict[str, str] = {
+    "index.html": "text/html; charset=utf-8",
+    "client.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+
+#: URL path -> file. ``/lab/`` is deliberately absent: the page resolves ``ws`` and
+#: ``client.js`` relative to its own URL, so it must live at a path without a trailing slash
+#: (or at the root of a proxy prefix, ``.../proxy/PORT/``).
+ROUTES: dict[str, str] = {
+    "/": "index.html",
+    "/lab": "index.html",
+    "/index.html": "index.html",
+    "/client.js": "client.js",
+    "/style.css": "style.css",
+}
+
+# Query parameters of the page (Python spelling -> the page's spelling).
+_PARAMS: dict[str, str] = {
+    "topics": "topics",
+    "speed": "speed",
+    "base": "base",
+    "factor": "factor",
+    "cap": "cap",
+    "max_attempts": "maxAttempts",
+    "ping": "ping",
+    "pong_timeout": "pongTimeout",
+    "open_timeout": "openTimeout",
+}
+
+_PART_RE = re.compile(r"^// ---- (\w+):", re.MULTILINE)
+
+
+def _read(name: str) -> bytes:
+    # Read on every request (the files are small): an edited client.js shows up on reload.
+    return resources.files(__name__).joinpath(name).read_bytes()
+
+
+def respond(path: str) -> tuple[str, bytes] | None:
+    """Answer ``GET path`` for the browser lab: ``(content_type, body)``, or ``None`` (404).
+
+    ``path`` may carry a query string (``/lab?speed=20``); it is ignored here, the page
+    reads it in the browser.
+    """
+    name = ROUTES.get(path.split("?", 1)[0].split("#", 1)[0])
+    if name is None:
+        return None
+    return FILES[name], _read(name)
+
+
+def source(name: str = "client.js", part: str | None = None) -> str:
+    """The text of one of the page's files, for showing it in a notebook.
+
+    ``part`` picks one section of ``client.js`` (see :func:`parts`), from its
+    ``// ---- part:`` header to the next header::
+
+        from IPython.display import Code
+        Code(source(part="heartbeat"), language="javascript")
+    """
+    if name not in FILES:
+        raise ValueError(f"unknown file {name!r}; the page has {', '.join(FILES)}")
+    text = _read(name).decode("utf-8")
+    if part is None:
+        return text
+    sections = _sections(text)
+    if part not in sections:
+        raise ValueError(f"no part {part!r} in {name}; parts: {', '.join(sections) or 'none'}")
+    return sections[part]
+
+
+def parts(name: str = "client.js") -> list[str]:
+    """The section names of a file, in order (for ``client.js``: settings, timers, ...)."""
+    return list(_sections(source(name)))
+
+
+def _sections(text: str) -> dict[str, str]:
+    heads = list(_PART_RE.finditer(text))
+    ends = [m.start() for m in heads[1:]] + [len(text)]
+    pairs = zip(heads, ends, strict=True)
+    return {m.group(1): text[m.start() : end].rstrip() + "\n" for m, end in pairs}
+
+
+def _query(params: dict[str, Any]) -> str:
+    unknown = sorted(set(params) - set(_PARAMS))
+    if unknown:
+        raise TypeError(f"unknown page parameter(s) {unknown}; known: {', '.join(_PARAMS)}")
+    pairs = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if key == "topics" and not isinstance(value, str):
+            value = ",".join(value)
+        pairs.append((_PARAMS[key], str(value)))
+    return urlencode(pairs, safe=",") if pairs else ""
+
+
+def _proxy_prefix(proxy: str | bool | None) -> str | None:
+    if proxy is None:  # JupyterHub sets this for the single-user server and its kernels
+        proxy = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or False
+    if proxy is False:
+        return None
+    if proxy is True:
+        return "/"
+    inner = str(proxy).strip("/")
+    return f"/{inner}/" if inner else "/"
+
+
+def lab_url(server: Any, *, proxy: str | bool | None = None, **params: Any) -> str:
+    """The URL of the lab page of ``server``, with the page's settings in its query.
+
+    ``params``: ``topics`` (list or ``"a,b"``), ``speed``, ``base``, ``factor``, ``cap``,
+    ``max_attempts``, ``ping``, ``pong_timeout``, ``open_timeout`` (seconds).
+
+    ``proxy``: ``None`` (default) uses the Jupyter proxy when running under JupyterHub
+    (``$JUPYTERHUB_SERVICE_PREFIX``), else the server's own ``http://127.0.0.1:PORT``;
+    a string is a Jupyter base URL with ``jupyter-server-proxy`` installed (``"/"`` for a
+    plain JupyterLab, ``"/user/ada/"`` on a hub) and gives ``{prefix}proxy/PORT/lab``;
+    ``False`` forces the direct URL.
+    """
+    query = _query(params)
+    prefix = _proxy_prefix(proxy)
+    url = server.http_url("/lab") if prefix is None else f"{prefix}proxy/{server.port}/lab"
+    return f"{url}?{query}" if query else url
+
+
+def open_lab(
+    server: Any, height: int = 420, *, proxy: str | bool | None = None, **params: Any
+) -> Any:
+    """Show the lab in a notebook: the page in an iframe, plus a link to open it in a tab.
+
+    Returns an ``ipywidgets.HTML`` whose ``text/plain`` is stable (no port), so a stored
+    notebook output compares equal run after run (nbval compares ``text/html`` too, which
+    is why this is a widget and not ``IPython.display.HTML``). Parameters as in
+    :func:`lab_url`.
+    """
+    url = lab_url(server, proxy=proxy, **params)
+    proxied = _proxy_prefix(proxy) is not None
+    where = "through the Jupyter proxy" if proxied else f"server on {server.host}"
+    src = html.escape(url, quote=True)
+    markup = (
+        f'<iframe src="{src}" title="wslearn browser lab" width="100%" height="{int(height)}"'
+        ' style="border:1px solid #d1d9e0;border-radius:6px"></iframe>'
+        f'<div><a href="{src}" target="_blank" rel="noopener">Open the browser lab in its own'
+        " tab</a> to watch its frames in DevTools (Network, WS).</div>"
+    )
+    return _lab_view_class()(
+        value=markup,
+        text=f"Browser lab: the page in an iframe and a link to open it in its own tab"
+        f" ({where})",
+    )
+
+
+@cache
+def _lab_view_class() -> type:
+    import ipywidgets
+    import traitlets
+
+    class LabView(ipywidgets.HTML):
+        """The lab's iframe + link, with a text/plain fallback that has no port in it."""
+
+        text = traitlets.Unicode("Browser lab")  # not synced to the browser
+
+        def __repr__(self) -> str:
+            return self.text
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+            data = super()._repr_mimebundle_(**kwargs)
+            data["text/plain"] = self.text
+            return data
+
+    return LabView

@@ -1,0 +1,969 @@
+"""Run an ``App`` on a real socket, in a background thread, with faults on demand.
+
+A notebook cell blocks the kernel's event loop while it runs, and a browser tab
+may stay connected across many cells. So the server cannot share the kernel's
+loop: ``serve()`` starts a thread that owns its own event loop and returns once
+the socket listens. Notebook code talks to it through thread-safe methods
+(``publish``, ``stop``, the faults), which hop onto the server loop and wait for
+the result with a bounded timeout.
+
+Everything network-level is done by ``websockets`` (new asyncio API): the
+handshake, framing, limits (``max_size`` -> close 1009), close codes. This
+module adds routing, plain HTTP on the same port, observation (connections,
+handshake counts, listeners) and the faults each chapter breaks things with:
+``drop_all``, ``freeze``/``thaw``, ``refuse``/``accept_again``, ``delay``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import concurrent.futures
+import contextlib
+import email.utils
+import http
+import itertools
+import logging
+import math
+import threading
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qsl, quote, unquote
+
+from websockets.asyncio.server import Server as _WSServer
+from websockets.asyncio.server import ServerConnection
+from websockets.asyncio.server import serve as _ws_serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import OPEN
+
+from .app import App, WebSocketDisconnect, fit_reason
+from .protocol import (
+    ABNORMAL_CLOSURE,
+    DEFAULT_MAX_SIZE,
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    POLICY_VIOLATION,
+    SERVICE_RESTART,
+    ProtocolError,
+    encode,
+    validate_topics,
+)
+
+__all__ = ["ConnectionInfo", "Server", "serve"]
+
+logger = logging.getLogger("wslearn.server")
+# A library must not print: without logging configured, errors stay silent rather
+# than landing in whichever notebook cell happens to run (background threads!).
+logger.addHandler(logging.NullHandler())
+
+#: How long notebook-side calls wait for the server thread before giving up.
+CALL_TIMEOUT: Final = 10.0
+#: How long a close handshake may take before the TCP connection is aborted.
+CLOSE_TIMEOUT: Final = 2.0
+#: Handshake + HTTP request budget; longer than the longest long poll.
+OPEN_TIMEOUT: Final = 45.0
+#: Longest ``wait`` a long poll on ``/api/topics/<topic>`` may ask for (seconds).
+MAX_POLL_WAIT: Final = 30.0
+#: Longest ``delay()`` (seconds); longer would look like a hang, use ``freeze()``.
+MAX_DELAY: Final = 60.0
+#: A client that lets this many bytes pile up unsent is closed (1008): it would
+#: otherwise grow the server's memory without bound.
+MAX_BUFFERED: Final = 4 * 1024 * 1024
+#: Close codes ``drop_all`` may send (1006 means "abort, send nothing").
+_SENDABLE_CODES: Final = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
+                                    1012, 1013, 1014})
+_DROP_REASONS: Final = {
+    GOING_AWAY: "server going away",
+    INTERNAL_ERROR: "server error (injected by drop_all)",
+    SERVICE_RESTART: "server restarting",
+}
+
+_thread_numbers = itertools.count(1)
+_live_servers: weakref.WeakSet[Server] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class ConnectionInfo:
+    """One open connection as the server sees it (ids are 1, 2, 3 ... per server)."""
+
+    id: int
+    path: str
+    topics: tuple[str, ...] = ()
+
+
+class _NotRunning(Exception):
+    """The server loop is gone (stopped, or stopping while we waited)."""
+
+
+class _Connection(ServerConnection):
+    """A ``websockets`` connection that ``freeze()`` can stop reading.
+
+    ``websockets`` pauses and resumes reading itself for flow control (its receive
+    queue); a frozen connection must not be resumed by that, so the resume hook
+    checks ``frozen`` first.
+    """
+
+    frozen = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.recv_messages.resume = self._resume_reading
+
+    def _resume_reading(self) -> None:
+        if not self.frozen:
+            self.transport.resume_reading()
+
+    def freeze(self) -> None:
+        self.frozen = True
+        self.transport.pause_reading()
+
+    def thaw(self) -> None:
+        self.frozen = False
+        if not self.recv_messages.paused:
+            self.transport.resume_reading()
+
+
+def _disconnect(exc: ConnectionClosed) -> WebSocketDisconnect:
+    """What the endpoint sees: the peer's close code, or 1006 when none came."""
+    if exc.rcvd is not None:
+        return WebSocketDisconnect(exc.rcvd.code, exc.rcvd.reason)
+    return WebSocketDisconnect(ABNORMAL_CLOSURE, "")
+
+
+class _SocketChannel:
+    """Adapts a ``websockets`` connection to ``wslearn.app.Channel``.
+
+    Outgoing frames take the direct path (written at once, like
+    ``websockets.broadcast``) unless the server is frozen, delayed, or frames are
+    already held for this socket: then they wait in ``_held`` and one flusher task
+    sends them in order when they are due.
+    """
+
+    def __init__(self, server: Server, conn: _Connection, id: int, path: str, query: str):
+        self.server = server
+        self.conn = conn
+        self.id = id
+        self.path = path
+        self.query = query
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self._held: collections.deque[tuple[float, str | bytes]] = collections.deque()
+        self._flusher: asyncio.Task[None] | None = None
+        self._too_slow = False
+
+    async def recv(self) -> str | bytes:
+        try:
+            return await self.conn.recv()
+        except ConnectionClosed as exc:
+            raise _disconnect(exc) from None
+
+    async def send(self, data: str | bytes) -> None:
+        if self.conn.protocol.state is not OPEN or self._must_hold():
+            if not self.send_nowait(data):
+                await self._raise_closed()
+            return
+        try:
+            await self.conn.send(data)  # awaits the write buffer: backpressure for replies
+        except ConnectionClosed as exc:
+            raise _disconnect(exc) from None
+
+    def send_nowait(self, data: str | bytes) -> bool:
+        conn = self.conn
+        if conn.protocol.state is not OPEN:
+            return False
+        server = self.server
+        if self._held or server._frozen or server._delay > 0:  # = _must_hold(), inlined
+            self._held.append((self.loop.time() + server._delay, data))
+            if self._flusher is None:
+                self._flusher = self.loop.create_task(self._flush(), name=f"wslearn-held-{self.id}")
+            return True
+        if isinstance(data, str):
+            conn.protocol.send_text(server._utf8(data))
+        else:
+            conn.protocol.send_binary(data)
+        conn.send_data()
+        if conn.transport.get_write_buffer_size() > MAX_BUFFERED and not self._too_slow:
+            self._too_slow = True
+            server._spawn(self.close(POLICY_VIOLATION, "client too slow: frames piled up"))
+        return True
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.conn.close(code, fit_reason(reason))
+
+    def _must_hold(self) -> bool:
+        return bool(self._held) or self.server._frozen or self.server._delay > 0
+
+    async def _raise_closed(self) -> None:
+        await self.conn.wait_closed()
+        code = self.conn.close_code or ABNORMAL_CLOSURE
+        raise WebSocketDisconnect(code, self.conn.close_reason or "")
+
+    async def _flush(self) -> None:
+        try:
+            while self._held:
+                await self.server._unfrozen()
+                wait = self._held[0][0] - self.loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                _, data = self._held.popleft()
+                await self.conn.send(data)
+        except ConnectionClosed:
+            self._held.clear()
+        finally:
+            self._flusher = None
+
+    async def discard(self) -> None:
+        """Drop held frames and stop the flusher (the connection is over)."""
+        self._held.clear()
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class Server:
+    """A handle on one in-kernel websocket server (see ``serve()``).
+
+    The handle lives in the notebook thread; the sockets live in the server thread.
+    State that notebook code reads (``connection_count``, counters) is plain data
+    updated by the server thread; calls that change things hop threads.
+
+    The thread is a daemon thread, and an ``atexit`` hook stops every running
+    server first: clients then see a clean 1001 when the kernel shuts down, and a
+    server that someone forgot to stop can never keep the interpreter alive (a
+    non-daemon thread would be joined *before* ``atexit`` hooks run, hanging exit).
+    """
+
+    def __init__(
+        self,
+        app: App | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+        origins: Iterable[str] | None = None,
+    ) -> None:
+        if app is None:
+            from .topics import topic_app
+
+            app = topic_app()
+        if not isinstance(app, App):
+            raise TypeError(f"app must be a wslearn.App (or None for topic_app()), got {app!r}")
+        if not isinstance(host, str) or not host:
+            raise TypeError(f"host must be a str such as '127.0.0.1', got {host!r}")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an int in 0..65535 (0 = any free port), got {port!r}")
+        if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+            raise ValueError(f"max_size must be a positive int (bytes), got {max_size!r}")
+        if isinstance(origins, str):
+            raise TypeError("origins must be a list of origins, e.g. ['https://hub.example.org']")
+        self.app = app
+        self.host = host
+        self.max_size = max_size
+        self.origins: tuple[str, ...] = tuple(origins or ())
+        self._requested_port = port
+        self._port: int | None = None
+
+        # Observation (written by the server thread, read by anyone).
+        self.handshake_attempts = 0
+        self.http_requests = 0
+        self.http_bytes_sent = 0
+        self._listeners: list[Listener] = []
+        self._channels: dict[int, _SocketChannel] = {}
+        self._registry_lock = threading.Lock()
+        self._next_id = 0
+
+        # Faults (changed on the server thread only).
+        self._frozen = False
+        self._refusing = False
+        self._delay = 0.0
+
+        # Lifecycle.
+        self._lifecycle_lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_future: asyncio.Future[tuple[int, str]] | None = None
+        self._thaw_future: asyncio.Future[None] | None = None
+        self._ws_server: _WSServer | None = None
+        self._all_conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._utf8_text: str | None = None
+        self._utf8_bytes = b""
+        _live_servers.add(self)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while the server accepts connections."""
+        thread = self._thread
+        stop = self._stop_future
+        return thread is not None and thread.is_alive() and stop is not None and not stop.done()
+
+    @property
+    def port(self) -> int:
+        """The bound port (chosen by the OS for ``port=0``; kept across ``start()``)."""
+        if self._port is None:
+            raise RuntimeError("the server has not started yet: call server.start()")
+        return self._port
+
+    def start(self, timeout: float = CALL_TIMEOUT) -> Server:
+        """Start serving (again): a new thread and loop, on the same port as before."""
+        self._not_on_server_thread("start()")
+        with self._lifecycle_lock:
+            if self._thread is not None:
+                return self
+            owner = getattr(self.app.state, "_wslearn_server", None)
+            if owner is not None and owner is not self and owner.running:
+                raise RuntimeError(
+                    "this App is already served by another running Server; give each server "
+                    "its own app (call topic_app() again) or stop the other one first"
+                )
+            ready = threading.Event()
+            box: dict[str, BaseException] = {}
+            thread = threading.Thread(
+                target=self._thread_main,
+                args=(ready, box),
+                name=f"wslearn-server-{next(_thread_numbers)}",
+                daemon=True,
+            )
+            self._thread = thread
+            thread.start()
+            if not ready.wait(timeout):
+                raise TimeoutError(f"the server thread did not start within {timeout} s")
+            if "error" in box:
+                thread.join(timeout)
+                self._thread = None
+                raise box["error"]
+            self.app.state._wslearn_server = self
+            return self
+
+    def stop(self, timeout: float = CALL_TIMEOUT, *, code: int = GOING_AWAY,
+             reason: str = "server stopped") -> None:
+        """Close the listener and every connection (1001), and end the server thread.
+
+        Faults are cleared: a stopped-then-started server is a fresh process.
+        Stopping a frozen server is prompt (it thaws first). Idempotent.
+        """
+        self._not_on_server_thread("stop()")
+        with self._lifecycle_lock:
+            thread, loop, stop = self._thread, self._loop, self._stop_future
+            if thread is None:
+                return
+            if loop is not None and stop is not None:
+                # RuntimeError: the loop already closed, the thread is ending anyway.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_resolve, stop, (code, reason))
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(
+                    f"the server thread did not stop within {timeout} s: is an endpoint "
+                    "blocking its event loop (time.sleep instead of await asyncio.sleep)?"
+                )
+            self._thread = None
+            if getattr(self.app.state, "_wslearn_server", None) is self:
+                self.app.state._wslearn_server = None
+
+    def restart(self) -> Server:
+        """Stop (clients see 1012 "service restart") and start again on the same port."""
+        self.stop(code=SERVICE_RESTART, reason="server restarting")
+        return self.start()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        if not self.running:
+            return "<Server stopped>"
+        faults = [
+            name for name, on in (("frozen", self._frozen), ("refusing", self._refusing),
+                                  (f"delay {self._delay:g} s", self._delay > 0)) if on
+        ]
+        n = self.connection_count
+        state = "running" + (f" ({', '.join(faults)})" if faults else "")
+        return f"<Server {state}, {n} connection{'' if n == 1 else 's'}>"
+
+    # -- addresses -------------------------------------------------------------
+
+    def _authority(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = "[::1]" if host == "::" else f"[{host}]" if ":" in host else host
+        return f"{host}:{self.port}"
+
+    def url(self, path: str = "/ws", topics: str | Iterable[str] | None = None) -> str:
+        """``ws://127.0.0.1:PORT/ws?topics=a,b`` (topics are not validated here, so a
+        lesson can build a bad URL on purpose; the server answers it with 1008)."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        if isinstance(topics, str):
+            topics = [topics]
+        query = ""
+        if topics is not None:
+            names = [quote(str(t), safe="") for t in topics]
+            query = "?topics=" + ",".join(names) if names else ""
+        return f"ws://{self._authority()}{path}{query}"
+
+    def http_url(self, path: str = "/") -> str:
+        """``http://127.0.0.1:PORT/`` -- the browser lab and ``/api/topics/<topic>``."""
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        return f"http://{self._authority()}{path}"
+
+    # -- observation -----------------------------------------------------------
+
+    def _open_channels(self) -> list[_SocketChannel]:
+        # "Open" is the websocket state, not "its handler still runs": the state
+        # leaves OPEN in the very step that answers a client's close frame, so once
+        # a client's close() returns, the server no longer counts it (no race).
+        with self._registry_lock:
+            channels = list(self._channels.values())
+        return sorted((c for c in channels if c.conn.protocol.state is OPEN), key=lambda c: c.id)
+
+    @property
+    def connection_count(self) -> int:
+        """How many websocket connections are open right now."""
+        return len(self._open_channels())
+
+    @property
+    def connections(self) -> list[ConnectionInfo]:
+        """The open connections by id, each with its path and topics."""
+        channels = self._open_channels()
+        hub = getattr(self.app.state, "hub", None)
+        subs = hub.subscriptions() if hub is not None else {}
+        return [ConnectionInfo(c.id, c.path, subs.get(c.id, ())) for c in channels]
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    @property
+    def refusing(self) -> bool:
+        return self._refusing
+
+    @property
+    def current_delay(self) -> float:
+        return self._delay
+
+    def reset_counters(self) -> None:
+        """Zero ``handshake_attempts``, ``http_requests`` and ``http_bytes_sent``."""
+        self.handshake_attempts = self.http_requests = self.http_bytes_sent = 0
+
+    def add_listener(self, fn: Listener) -> Listener:
+        """Call ``fn(event, info)`` on the server thread for every server event.
+
+        Events: ``start``, ``stop``, ``handshake``, ``refused``, ``connect``,
+        ``disconnect``, ``http``, ``publish``, ``fault``. ``fn`` must be quick, must
+        not print, and must not call ``stop()``/``drop_all()`` (they would wait on
+        the very thread that runs ``fn``). Returns ``fn``, so it works as a decorator.
+        """
+        if not callable(fn):
+            raise TypeError(f"listener must be callable as fn(event, info), got {fn!r}")
+        self._listeners.append(fn)
+        return fn
+
+    def remove_listener(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _emit(self, event: str, **info: Any) -> None:
+        if not self._listeners:
+            return
+        for fn in list(self._listeners):
+            try:
+                fn(event, info)
+            except Exception:
+                logger.error("server listener %r failed on %r", fn, event, exc_info=True)
+
+    # -- publishing --------------------------------------------------------------
+
+    def publish(self, topic: str, type: str, **fields: Any) -> int:
+        """Send ``{"type": type, "topic": topic, **fields}`` to the topic's subscribers.
+
+        Thread-safe; returns how many connections it was queued for. When the
+        server is stopped, the event is still recorded (``/api/topics`` version)
+        and 0 is returned: nobody was connected to receive it.
+        """
+        hub = getattr(self.app.state, "hub", None)
+        if hub is None:
+            raise RuntimeError(
+                "this app has no TopicHub (app.state.hub): publish from your own endpoint, "
+                "or serve topic_app()"
+            )
+        if self._on_server_thread():
+            return self._publish(hub, topic, type, fields)
+        try:
+            return self._call(self._publish, hub, topic, type, fields)
+        except _NotRunning:
+            with self._lifecycle_lock:
+                if self._thread is None:
+                    hub.publish(topic, type, **fields)
+                    return 0
+            return self._call(self._publish, hub, topic, type, fields)
+
+    def _publish(self, hub: Any, topic: str, type: str, fields: dict[str, Any]) -> int:
+        delivered = hub.publish(topic, type, **fields)
+        self._emit("publish", topic=topic, type=type, delivered=delivered)
+        return delivered
+
+    # -- faults ------------------------------------------------------------------
+
+    def drop_all(self, code: int = ABNORMAL_CLOSURE, reason: str | None = None) -> int:
+        """Drop every connection; returns how many.
+
+        ``code=1006`` aborts the TCP connections with no close frame (a crash, a
+        pulled cable); 1001, 1011, 1012 ... close cleanly with that code. Returns
+        once the server has let go of them, so ``connection_count`` is 0 then.
+        """
+        if not isinstance(code, int) or (code != ABNORMAL_CLOSURE and code not in _SENDABLE_CODES
+                                         and not 3000 <= code <= 4999):
+            raise ValueError(
+                f"drop_all(code={code!r}): use 1006 (abort, no close frame) or a close code "
+                "that can be sent, such as 1001, 1011, 1012 or 3000-4999"
+            )
+        if reason is None:
+            reason = _DROP_REASONS.get(code, "dropped by server")
+        return self._run(self._drop_all(code, reason), "drop_all()")
+
+    async def _drop_all(self, code: int, reason: str) -> int:
+        channels = list(self._channels.values())
+        if code == ABNORMAL_CLOSURE:
+            for channel in channels:
+                channel.conn.transport.abort()
+        else:
+            for channel in channels:
+                channel.conn.thaw()  # so a frozen server can finish the close handshake
+            await asyncio.gather(*(c.close(code, reason) for c in channels))
+        if channels:
+            await asyncio.wait([c.done for c in channels], timeout=CLOSE_TIMEOUT + 1)
+        self._emit("fault", fault="drop_all", code=code, dropped=len(channels))
+        return len(channels)
+
+    def freeze(self) -> None:
+        """Stop reading every socket and hold every outgoing frame and new handshake.
+
+        The TCP connections stay open: clients look connected but get no pong, no
+        app pong, no events -- a half-open connection. ``thaw()`` undoes it.
+        """
+        self._call(self._freeze, name="freeze()")
+
+    def _freeze(self) -> None:
+        if self._frozen:
+            return
+        self._frozen = True
+        self._thaw_future = asyncio.get_running_loop().create_future()
+        for channel in list(self._channels.values()):
+            channel.conn.freeze()
+        self._emit("fault", fault="freeze")
+
+    def thaw(self) -> None:
+        """Undo ``freeze()``: read again, send what was held, finish waiting handshakes."""
+        self._call(self._thaw, name="thaw()")
+
+    def _thaw(self) -> None:
+        if not self._frozen:
+            return
+        self._frozen = False
+        if self._thaw_future is not None:
+            _resolve(self._thaw_future, None)
+        for channel in list(self._channels.values()):
+            channel.conn.thaw()
+        self._emit("fault", fault="thaw")
+
+    def refuse(self) -> None:
+        """Answer every new handshake with HTTP 503 (existing connections stay)."""
+        self._call(self._set_refusing, True, name="refuse()")
+
+    def accept_again(self) -> None:
+        """Undo ``refuse()``."""
+        self._call(self._set_refusing, False, name="accept_again()")
+
+    def _set_refusing(self, on: bool) -> None:
+        if self._refusing != on:
+            self._refusing = on
+            self._emit("fault", fault="refuse" if on else "accept_again")
+
+    def delay(self, seconds: float) -> None:
+        """Send every outgoing frame ``seconds`` late (0 turns it off)."""
+        if (not isinstance(seconds, int | float) or isinstance(seconds, bool)
+                or not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY):
+            raise ValueError(
+                f"delay(seconds) takes 0..{MAX_DELAY:g} seconds, got {seconds!r}; "
+                "use freeze() for a server that never answers"
+            )
+        self._call(self._set_delay, float(seconds), name="delay()")
+
+    def _set_delay(self, seconds: float) -> None:
+        self._delay = seconds
+        self._emit("fault", fault="delay", seconds=seconds)
+
+    # -- thread plumbing -------------------------------------------------------------
+
+    def _on_server_thread(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.ident == threading.get_ident()
+
+    def _not_on_server_thread(self, what: str) -> None:
+        if self._on_server_thread():
+            raise RuntimeError(
+                f"{what} was called on the server's own thread (from a listener or an "
+                "endpoint) where it would wait for itself; call it from notebook code"
+            )
+
+    def _call(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
+        """Run ``fn(*args)`` on the server loop and return its result (thread-safe)."""
+        if self._on_server_thread():
+            return fn(*args)
+        loop = self._loop
+        if loop is None or not self.running:
+            if name is None:
+                raise _NotRunning
+            raise _stopped(name)
+        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def run() -> None:
+            if result.set_running_or_notify_cancel():
+                try:
+                    result.set_result(fn(*args))
+                except BaseException as exc:
+                    result.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed between the check and the call
+            if name is None:
+                raise _NotRunning from None
+            raise _stopped(name) from None
+        return self._wait(result, name or "publish()")
+
+    def _run(self, coro: Any, name: str) -> Any:
+        """Run a coroutine on the server loop and wait for its result (thread-safe)."""
+        if self._on_server_thread():
+            coro.close()
+            raise RuntimeError(
+                f"{name} cannot wait on the server's own thread; call it from notebook code"
+            )
+        loop = self._loop
+        if loop is None or not self.running:
+            coro.close()
+            raise _stopped(name)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, loop)
+        except RuntimeError:
+            coro.close()
+            raise _stopped(name) from None
+        return self._wait(future, name)
+
+    def _wait(self, future: concurrent.futures.Future[Any], name: str) -> Any:
+        thread = self._thread
+        waited = 0.0
+        while True:
+            try:
+                return future.result(0.1)
+            except concurrent.futures.TimeoutError:
+                waited += 0.1
+                if thread is None or not thread.is_alive():
+                    future.cancel()
+                    raise _NotRunning from None
+                if waited >= CALL_TIMEOUT:
+                    future.cancel()
+                    raise TimeoutError(
+                        f"{name}: the server loop did not answer within {CALL_TIMEOUT:g} s; "
+                        "is an endpoint blocking it (time.sleep instead of await asyncio.sleep)?"
+                    ) from None
+
+    def _utf8(self, text: str) -> bytes:
+        """UTF-8 of ``text``, encoded once per publish: fan-out hands every subscriber
+        the very same str object, so an identity check finds the cached bytes."""
+        if text is not self._utf8_text:
+            self._utf8_text, self._utf8_bytes = text, text.encode()
+        return self._utf8_bytes
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _unfrozen(self) -> None:
+        """Return once the server is not frozen (or is stopping)."""
+        while self._frozen and self._thaw_future is not None and self._stop_future is not None:
+            if self._stop_future.done():
+                return
+            await asyncio.wait({self._thaw_future, self._stop_future},
+                               return_when=asyncio.FIRST_COMPLETED)
+
+    # -- the server thread -----------------------------------------------------------
+
+    def _thread_main(self, ready: threading.Event, box: dict[str, BaseException]) -> None:
+        try:
+            asyncio.run(self._main(ready, box))
+        except BaseException as exc:  # never print from a background thread: log
+            logger.error("wslearn server thread crashed", exc_info=True)
+            box.setdefault("error", exc)
+        finally:
+            self._loop = None
+            ready.set()
+
+    async def _main(self, ready: threading.Event, box: dict[str, BaseException]) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop_future = loop.create_future()
+        self._thaw_future = None
+        self._frozen, self._refusing, self._delay = False, False, 0.0
+        port = self._port if self._port is not None else self._requested_port
+        try:
+            ws_server = await _ws_serve(
+                self._handler, self.host, port,
+                process_request=self._process_request,
+                process_response=self._process_response,
+                create_connection=self._make_connection,  # type: ignore[arg-type]
+                max_size=self.max_size,
+                compression=None,  # fan-out writes the same bytes to everyone
+                ping_interval=None,  # see docs/server.md: the client does heartbeats
+                open_timeout=OPEN_TIMEOUT,
+                close_timeout=CLOSE_TIMEOUT,
+                server_header="wslearn",
+                logger=logging.getLogger("wslearn.server.websockets"),
+            )
+        except OSError as exc:
+            box["error"] = OSError(
+                exc.errno,
+                f"cannot listen on {self.host}:{port} ({exc.strerror}): the port is probably "
+                "taken (another server or kernel); stop that one, or use port=0 for a free port",
+            )
+            ready.set()
+            return
+        self._ws_server = ws_server
+        self._port = ws_server.sockets[0].getsockname()[1]
+        self._loop = loop
+        ready.set()
+        self._emit("start")
+        code, reason = await self._stop_future
+        await self._shutdown(ws_server, code, reason)
+        self._emit("stop")
+
+    async def _shutdown(self, ws_server: _WSServer, code: int, reason: str) -> None:
+        # A frozen server still stops promptly: thaw, drop held frames, then close.
+        self._frozen = False
+        if self._thaw_future is not None:
+            _resolve(self._thaw_future, None)
+        for channel in list(self._channels.values()):
+            channel.conn.thaw()
+            channel._held.clear()
+        ws_server.close(code=code, reason=fit_reason(reason))
+        try:
+            await asyncio.wait_for(ws_server.wait_closed(), CLOSE_TIMEOUT + 1)
+        except TimeoutError:  # an endpoint ignores disconnects: cancel it
+            for task in list(ws_server.handler_tasks):
+                task.cancel()
+            if ws_server.handler_tasks:
+                await asyncio.wait(list(ws_server.handler_tasks), timeout=1.0)
+        for conn in list(self._all_conns):  # e.g. a TCP client that never sent a request
+            if not conn.transport.is_closing():
+                conn.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=1.0)
+        await asyncio.sleep(0)  # let aborted transports call connection_lost
+
+    def _make_connection(self, *args: Any, **kwargs: Any) -> _Connection:
+        conn = _Connection(*args, **kwargs)
+        self._all_conns.add(conn)
+        return conn
+
+    async def _handler(self, conn: ServerConnection) -> None:
+        assert isinstance(conn, _Connection) and conn.request is not None
+        path, _, query = conn.request.path.partition("?")
+        with self._registry_lock:
+            self._next_id += 1
+            channel = _SocketChannel(self, conn, self._next_id, path, query)
+            self._channels[channel.id] = channel
+        if self._frozen:
+            conn.freeze()
+        self._emit("connect", id=channel.id, path=path)
+        try:
+            await self.app.handle(channel)
+        finally:
+            await channel.discard()
+            with self._registry_lock:
+                self._channels.pop(channel.id, None)
+            self._emit("disconnect", id=channel.id, path=path,
+                       code=conn.close_code or ABNORMAL_CLOSURE)
+            _resolve(channel.done, None)
+
+    # -- HTTP: handshakes and plain requests ------------------------------------------
+
+    def _allowed_origin(self, origin: str | None) -> bool:
+        if origin is None or origin in self.origins:
+            return True
+        port = self._port
+        return origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
+                          f"http://{self._authority()}")
+
+    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        upgrade = any("websocket" in v.lower() for v in request.headers.get_all("Upgrade"))
+        if upgrade:
+            self.handshake_attempts += 1
+            self._emit("handshake", path=path)
+        await self._unfrozen()  # a frozen server answers nothing, not even HTTP
+        if self._stop_future is None or self._stop_future.done():
+            return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server is stopping\n")
+        if not upgrade:
+            return await self._http(conn, path, query)
+        if self._refusing:
+            return self._refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                "server is refusing connections (fault: refuse()); retry later\n")
+        origins = request.headers.get_all("Origin")
+        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None):
+            return self._refuse(
+                conn, path, http.HTTPStatus.FORBIDDEN,
+                f"origin {', '.join(origins)} is not allowed; pass serve(origins=[...]) "
+                "to allow it\n",
+            )
+        if path not in self.app.routes:
+            known = ", ".join(self.app.paths) or "none"
+            return self._refuse(conn, path, http.HTTPStatus.NOT_FOUND,
+                                f"no websocket endpoint at {path}; known paths: {known}\n")
+        return None
+
+    def _refuse(self, conn: ServerConnection, path: str, status: http.HTTPStatus,
+                text: str) -> Response:
+        self._emit("refused", path=path, status=int(status))
+        return conn.respond(status, text)
+
+    def _process_response(self, conn: ServerConnection, request: Request,
+                          response: Response) -> None:
+        if response.status_code != 101 and not request.headers.get_all("Upgrade"):
+            self.http_bytes_sent += len(response.serialize())
+
+    async def _http(self, conn: ServerConnection, path: str, query: str) -> Response:
+        self.http_requests += 1
+        if path.startswith("/api/topics/"):
+            status, body = await self._api_topic(unquote(path[len("/api/topics/"):]), query)
+            response = _response(status, "application/json", encode(body).encode())
+        else:
+            page = _page_respond(path)
+            if page is not None:
+                response = _response(200, page[0], page[1])
+            else:
+                hint = (" (a websocket endpoint: connect with ws://)"
+                        if path in self.app.routes else "")
+                response = conn.respond(http.HTTPStatus.NOT_FOUND, f"not found: {path}{hint}\n")
+        self._emit("http", path=path, status=response.status_code)
+        return response
+
+    async def _api_topic(self, topic: str, query: str) -> tuple[int, dict[str, Any]]:
+        """``/api/topics/<topic>?after=N&wait=S``: the topic's version, long-polled."""
+        hub = getattr(self.app.state, "hub", None)
+        if hub is None:
+            return 404, {"error": "no-hub", "detail": "this app has no topic hub"}
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            validate_topics([topic])
+            after = _number(params, "after", int, 0, math.inf)
+            wait = _number(params, "wait", float, 0.0, MAX_POLL_WAIT)
+        except ProtocolError as exc:
+            return 400, exc.as_message()
+        if after is not None and wait:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            while hub.version(topic) <= after and (left := deadline - loop.time()) > 0:
+                changed = hub.changed(topic)
+                try:
+                    assert self._stop_future is not None
+                    await asyncio.wait({changed, self._stop_future}, timeout=left,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    hub.forget(topic, changed)
+                    changed.cancel()
+                if self._stop_future.done():
+                    break
+        return 200, {"topic": topic, "version": hub.version(topic), "last": hub.last(topic)}
+
+
+def _number(params: dict[str, str], name: str, kind: type, low: float, high: float) -> Any:
+    if name not in params:
+        return None
+    try:
+        value = kind(params[name])
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        raise ProtocolError("bad-param", f"{name} must be a number in {low:g}..{high:g}, "
+                                         f"got {params[name]!r}")
+    return value
+
+
+def _response(status: int, content_type: str, body: bytes) -> Response:
+    headers = Headers([
+        ("Date", email.utils.formatdate(usegmt=True)),
+        ("Connection", "close"),
+        ("Content-Length", str(len(body))),
+        ("Content-Type", content_type),
+        ("Cache-Control", "no-store"),
+    ])
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _page_respond(path: str) -> tuple[str, bytes] | None:
+    """The browser lab's static files (``wslearn.page``), or None if it is absent."""
+    try:
+        from . import page
+    except ModuleNotFoundError as exc:
+        if exc.name in ("wslearn.page", __package__ + ".page"):
+            return None
+        raise
+    respond = getattr(page, "respond", None)
+    return respond(path) if respond is not None else None
+
+
+def _stopped(name: str) -> RuntimeError:
+    return RuntimeError(f"{name}: the server is stopped; call server.start() first")
+
+
+def _resolve(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def serve(
+    app: App | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    max_size: int = DEFAULT_MAX_SIZE,
+    origins: Iterable[str] | None = None,
+) -> Server:
+    """Start ``app`` (default: ``topic_app()``) in a background thread; return its handle.
+
+    Binds 127.0.0.1 on a free port by default: nothing outside this machine can
+    connect, and two notebooks never fight over a port. Returns once listening::
+
+        server = wslearn.serve()
+        server.url(topics=["analysis"])   # 'ws://127.0.0.1:PORT/ws?topics=analysis'
+        server.publish("analysis", "analysis.updated", id=7)
+        server.stop()
+    """
+    return Server(app, host, port, max_size=max_size, origins=origins).start()
+
+
+@atexit.register
+def _stop_all_servers() -> None:
+    """Stop servers still running at interpreter exit, so clients see a clean 1001."""
+    for server in list(_live_servers):
+        try:
+            server.stop(timeout=3.0)
+        except Exception:
+            logger.error("could not stop %r at exit", server, exc_info=True)
