@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -136,18 +135,28 @@ def jupyter_lab(tmp: Path) -> Iterator[str]:
                     pytest.fail(f"jupyter lab did not answer:\n{log.read_text()[-3000:]}")
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "dashboard-jupyter.log").write_text(log.read_text())
+        raise
     finally:
-        # SIGINT twice = jupyter's "shut down now" (it stops the kernel, which stops the
-        # in-kernel server with it); then make sure.
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
-            time.sleep(0.2)
-            proc.send_signal(signal.SIGINT)
+        # A clean shutdown (kernels first: the kernel stops the in-kernel server with
+        # it), then make sure.
+        with contextlib.suppress(OSError):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/shutdown", method="POST",
+                headers={"Authorization": f"token {token}"},
+            )  # fmt: skip
+            urllib.request.urlopen(request, timeout=10).close()
         try:
             proc.wait(20)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
 
 
 @pytest.mark.browser

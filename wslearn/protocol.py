@@ -108,9 +108,16 @@ def decode(text: str | bytes) -> dict[str, Any]:
     return data
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(message: Mapping[str, Any]) -> str:
-    """Serialise a message compactly (the same bytes for every subscriber)."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    """Serialise a message compactly (the same bytes for every subscriber).
+
+    One module-level encoder: ``json.dumps`` with options builds a new encoder per
+    call, which costs about half of an encode on the publish path.
+    """
+    return _ENCODER.encode(message)
 
 
 def event(type: str, topic: str, **fields: Any) -> dict[str, Any]:

@@ -291,7 +291,7 @@ class Server:
         self._lifecycle_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_future: asyncio.Future[tuple[int, str]] | None = None
+        self._stop_future: asyncio.Future[tuple[int, str, float]] | None = None
         self._thaw_future: asyncio.Future[None] | None = None
         self._ws_server: _WSServer | None = None
         self._all_conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -362,7 +362,9 @@ class Server:
             if loop is not None and stop is not None:
                 # RuntimeError: the loop already closed, the thread is ending anyway.
                 with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_resolve, stop, (code, reason))
+                    loop.call_soon_threadsafe(
+                        _resolve, stop, (code, reason, _close_wait_for_caller())
+                    )
             thread.join(timeout)
             if thread.is_alive():
                 raise TimeoutError(
@@ -534,10 +536,13 @@ class Server:
             )
         if reason is None:
             reason = _DROP_REASONS.get(code, "dropped by server")
-        return self._run(self._drop_all(code, reason), "drop_all()")
+        return self._run(self._drop_all(code, reason, _close_wait_for_caller()), "drop_all()")
 
-    async def _drop_all(self, code: int, reason: str) -> int:
+    async def _drop_all(self, code: int, reason: str,
+                        close_wait: float = CLOSE_TIMEOUT) -> int:
         channels = list(self._channels.values())
+        for channel in channels:
+            channel.conn.close_timeout = close_wait
         if code == ABNORMAL_CLOSURE:
             for channel in channels:
                 channel.conn.transport.abort()
@@ -748,11 +753,12 @@ class Server:
         self._loop = loop
         ready.set()
         self._emit("start")
-        code, reason = await self._stop_future
-        await self._shutdown(ws_server, code, reason)
+        code, reason, close_wait = await self._stop_future
+        await self._shutdown(ws_server, code, reason, close_wait)
         self._emit("stop")
 
-    async def _shutdown(self, ws_server: _WSServer, code: int, reason: str) -> None:
+    async def _shutdown(self, ws_server: _WSServer, code: int, reason: str,
+                        close_wait: float = CLOSE_TIMEOUT) -> None:
         # A frozen server still stops promptly: thaw, drop held frames, then close.
         self._frozen = False
         if self._thaw_future is not None:
@@ -760,6 +766,8 @@ class Server:
         for channel in list(self._channels.values()):
             channel.conn.thaw()
             channel._held.clear()
+        for conn in list(self._all_conns):
+            conn.close_timeout = close_wait
         ws_server.close(code=code, reason=fit_reason(reason))
         try:
             await asyncio.wait_for(ws_server.wait_closed(), CLOSE_TIMEOUT + 1)
@@ -927,6 +935,28 @@ def _page_respond(path: str) -> tuple[str, bytes] | None:
         raise
     respond = getattr(page, "respond", None)
     return respond(path) if respond is not None else None
+
+
+#: How long a close started from a thread that runs an event loop waits for the peer's
+#: close frame (see ``_close_wait_for_caller``).
+QUICK_CLOSE_WAIT: Final = 0.05
+
+
+def _close_wait_for_caller() -> float:
+    """How long ``stop()``/``drop_all()`` should wait for clients' close frames.
+
+    They block their caller until the server has let go. When the caller's thread runs
+    an event loop -- a notebook cell on the kernel loop, where the learner's client also
+    lives -- that client cannot answer the closing handshake until the call returns, so
+    waiting the full ``CLOSE_TIMEOUT`` would only stall the cell for nothing. The close
+    frame (with its code and reason) is still sent first, so the client reads it when its
+    loop runs again; only the wait for its reply is cut short.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return CLOSE_TIMEOUT
+    return QUICK_CLOSE_WAIT
 
 
 def _stopped(name: str) -> RuntimeError:
