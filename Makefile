@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
+# --allow-root only where it is needed (containers run as root; Jupyter refuses otherwise)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(FIRST)
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(FIRST)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wslearn tests bench

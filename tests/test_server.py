@@ -418,3 +418,20 @@ def test_a_forgotten_server_stops_cleanly_when_the_interpreter_exits() -> None:
         for stream in (child.stdin, child.stdout):
             if stream is not None:
                 stream.close()
+
+
+def test_until_waits_for_a_condition_without_blocking_the_loop() -> None:
+    """``wait_for_connections`` lets a client on the same loop finish connecting."""
+    from websockets.asyncio.client import connect
+
+    from wslearn.server import serve
+
+    async def main() -> None:
+        with serve() as server:
+            async with connect(server.url(topics=["a"])):
+                assert await server.wait_for_connections(1) == 1
+            assert await server.wait_for_connections(0) == 0
+            with pytest.raises(TimeoutError, match="5 open connections"):
+                await server.wait_for_connections(5, timeout=0.05)
+
+    arun(main())

@@ -757,3 +757,31 @@ def test_a_client_on_another_threads_loop_is_marshalled_and_reconnected_there() 
             other.close()
 
     arun(main())
+
+
+def test_server_controls_aclose_waits_for_a_running_action() -> None:
+    async def main() -> None:
+        server = FakeServer()
+        release = threading.Event()
+        started = threading.Event()
+
+        def slow_freeze() -> None:
+            started.set()
+            release.wait(10)
+            server.calls.append("freeze")
+
+        server.freeze = slow_freeze  # type: ignore[method-assign]
+        controls = ServerControls(server)
+        controls.buttons["freeze"].click()
+        assert controls.busy and controls.message == "server frozen (half-open) …"
+        controls.buttons["stop"].click()  # ignored while busy (and disabled anyway)
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        closing = asyncio.ensure_future(controls.aclose())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # still waiting for the worker thread
+        release.set()
+        await closing
+        assert server.calls == ["freeze"]
+        assert controls.closed
+
+    arun(main())

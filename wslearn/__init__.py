@@ -21,12 +21,15 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # server side (the FastAPI analogy)
     "App": "wslearn.app",
+    "Router": "wslearn.app",
+    "Channel": "wslearn.app",
     "WebSocket": "wslearn.app",
     "WebSocketDisconnect": "wslearn.app",
     "topic_app": "wslearn.topics",
     "TopicHub": "wslearn.topics",
     "serve": "wslearn.server",
     "Server": "wslearn.server",
+    "ConnectionInfo": "wslearn.server",
     # the pure client core
     "BackoffPolicy": "wslearn.backoff",
     "State": "wslearn.states",
@@ -36,13 +39,24 @@ _EXPORTS: dict[str, str] = {
     "Subscriptions": "wslearn.subscriptions",
     "QueryCache": "wslearn.cache",
     "Timeline": "wslearn.timeline",
+    "Entry": "wslearn.timeline",
     "RealClock": "wslearn.clock",
     "SpedUpClock": "wslearn.clock",
     "VirtualClock": "wslearn.clock",
     "run_virtual": "wslearn.clock",
+    "VirtualDeadlock": "wslearn.clock",
+    "VirtualTimeLimit": "wslearn.clock",
     # drivers
     "Client": "wslearn.client",
+    "Frame": "wslearn.client",
     "SimNetwork": "wslearn.simnet",
+    "SimServer": "wslearn.simnet",
+    "ConnectFailed": "wslearn.transport",
+    "ConnectionLost": "wslearn.transport",
+    "websocket_dialer": "wslearn.transport",
+    # pictures
+    "bar_chart": "wslearn.charts",
+    "histogram": "wslearn.charts",
     # course tooling
     "leftovers": "wslearn.audit",
     "check": "wslearn.checks",

@@ -41,6 +41,22 @@ CLOSE_CODE_NAMES: Final[Mapping[int, str]] = {
     SERVICE_RESTART: "service restart",
 }
 
+#: Every short error code a peer may receive in ``{"type": "error", "error": CODE}`` (or in
+#: an HTTP error body), and what it means. One table, so the browser page, the checkers
+#: and the docs agree.
+ERROR_CODES: Final[Mapping[str, str]] = {
+    "bad-json": "the frame is not valid JSON",
+    "bad-utf8": "a binary frame that is not UTF-8 text",
+    "not-an-object": "valid JSON, but not an object",
+    "missing-type": 'an object without a string "type"',
+    "unknown-type": "a type the server does not handle (ping, subscribe, unsubscribe)",
+    "bad-topic": "a topic name outside 1-64 characters of a-z 0-9 . _ -",
+    "bad-topics": 'subscribe/unsubscribe without a "topics" list',
+    "too-many-topics": f"more than {32} topics on one connection",
+    "bad-param": "an HTTP query parameter out of range (/api/topics)",
+    "no-hub": "the served app has no topic hub (/api/topics)",
+}
+
 #: Message types a client may send; anything else gets an ``unknown-type`` error.
 CLIENT_TYPES: Final = frozenset({"ping", "subscribe", "unsubscribe"})
 

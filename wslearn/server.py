@@ -458,6 +458,33 @@ class Server:
     def current_delay(self) -> float:
         return self._delay
 
+    async def until(self, predicate: Callable[[Server], bool], timeout: float = 5.0,
+                    what: str = "the condition") -> Server:
+        """Wait (without blocking the caller's event loop) until ``predicate(server)`` holds.
+
+        Counts are updated on the server thread a moment after a client sees its own
+        side change, so a notebook that prints a count right after an action races with
+        that thread. Awaiting the condition first makes the printed value deterministic.
+        Raises ``TimeoutError`` naming ``what`` after ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate(self):
+            if loop.time() >= deadline:
+                raise TimeoutError(f"server: {what} did not happen within {timeout:g} s")
+            await asyncio.sleep(0.01)
+        return self
+
+    async def wait_for_connections(self, n: int, timeout: float = 5.0) -> int:
+        """Wait until exactly ``n`` connections are open; return ``n``.
+
+        ``await server.wait_for_connections(0)`` after closing clients is the cleanup
+        lesson's measurement: it returns as soon as the server has let go of all of them.
+        """
+        await self.until(lambda s: s.connection_count == n, timeout,
+                         what=f"{n} open connection{'' if n == 1 else 's'}")
+        return n
+
     def reset_counters(self) -> None:
         """Zero ``handshake_attempts``, ``http_requests`` and ``http_bytes_sent``."""
         self.handshake_attempts = self.http_requests = self.http_bytes_sent = 0

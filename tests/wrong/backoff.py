@@ -100,10 +100,10 @@ async def bare_except(url, connect, on_message):
                 attempt = 0
                 async for text in ws:
                     on_message(text)
-        except:  # noqa: E722
+        except:  # noqa: E722 - the bare except is the mistake under test
             pass
         attempt += 1
-        try:
+        try:  # noqa: SIM105
             await asyncio.sleep(good_delay(attempt))
         except:  # noqa: E722
             pass
@@ -151,7 +151,7 @@ async def forgot_await(url, connect, on_message):
         except ConnectionError:
             pass
         attempt += 1
-        asyncio.sleep(good_delay(attempt))  # noqa: RUF006 - the mistake under test
+        asyncio.sleep(good_delay(attempt))
 
 
 async def crashes_on_message(url, connect, on_message):

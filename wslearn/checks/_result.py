@@ -155,7 +155,6 @@ class CheckResult:
             kind = f" ({e(self.hint_kind)})" if self.hint_kind else ""
             parts.append(f"<p><b>hint{kind}:</b> {e(self.hint)}</p>")
         if self.status != "pass":
-            parts.append(
-                f"<p>more hints, one at a time: <code>wslearn.hint(\"{e(self.exercise)}\")</code></p>"
-            )
+            call = f'wslearn.hint("{e(self.exercise)}")'
+            parts.append(f"<p>more hints, one at a time: <code>{call}</code></p>")
         return "".join(parts)

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..clock import VirtualDeadlock, VirtualTimeLimit, VirtualTimeLoop
+from ..clock import VirtualDeadlock, VirtualTimeLimit
 
 __all__ = [
     "Aborted",
@@ -73,14 +73,14 @@ __all__ = [
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
-class Aborted(BaseException):  # noqa: N818 - it is a signal, not an error of ours
+class Aborted(BaseException):
     """Injected into the worker thread when learner code runs past its deadline.
 
     A ``BaseException`` so that ``except Exception`` in learner code does not catch it.
     """
 
 
-class ScenarioStop(BaseException):  # noqa: N818
+class ScenarioStop(BaseException):
     """Raised *into learner code* by the checker's stand-ins to stop a runaway scenario.
 
     Example: a retry loop without a limit gets this from ``connect()`` after too many
@@ -376,10 +376,8 @@ def _abandon(task: asyncio.Task[Any]) -> None:
     task._log_destroy_pending = False  # type: ignore[attr-defined]
     coro = task.get_coro()
     for _ in range(3):
-        try:
+        with contextlib.suppress(BaseException):  # it ignored GeneratorExit: try again
             coro.close()  # type: ignore[union-attr]
-        except BaseException:  # noqa: S110 - it ignored GeneratorExit; try again
-            pass
         if getattr(coro, "cr_frame", None) is None:
             return
     _ABANDONED.append(coro)

@@ -1,4 +1,4 @@
-"""Checker for chapter 03: ``backoff_delay(attempt)`` and ``keep_connected(url, connect, on_message)``.
+"""Checker for chapter 03: ``backoff_delay`` and ``keep_connected(url, connect, on_message)``.
 
 The learner writes the seed's "✅ exponential backoff reconnection" in Python::
 
@@ -174,7 +174,7 @@ async def _until_open(lab: Lab, task: asyncio.Task[Any], opens: int, timeout: fl
                       what: str) -> None:
     ok = await lab.until(lambda: lab.opens >= opens or task.done(), timeout)
     if task.done() and lab.opens < opens:
-        ended, error = await stop(task)
+        _, error = await stop(task)
         if error is not None:
             raise error
         raise Failed("returns-early" if opens == 1 else "no-reconnect",

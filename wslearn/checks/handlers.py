@@ -110,8 +110,11 @@ class _Setup:
                          "no exception", type(exc).__name__) from exc
 
     def call_text(self) -> str:
-        return "\n".join(f"{kind}: {json.dumps(data, sort_keys=True) if isinstance(data, dict) else repr(data)}"
-                         for kind, data in self.calls) or "(no handler called)"
+        def show(data: Any) -> str:
+            return json.dumps(data, sort_keys=True) if isinstance(data, dict) else repr(data)
+
+        lines = [f"{kind}: {show(data)}" for kind, data in self.calls]
+        return "\n".join(lines) or "(no handler called)"
 
 
 CREATED = '{"type": "proposal.created", "topic": "proposals", "id": 7}'

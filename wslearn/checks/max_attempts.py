@@ -18,6 +18,7 @@ with a success between; the Reconnect button; cancelled during the wait.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from types import SimpleNamespace
 from typing import Any
@@ -104,10 +105,8 @@ _CALLS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 def _start(lab: Lab, learner: Any, notes: _Notes) -> asyncio.Task[Any]:
-    try:
+    with contextlib.suppress(TypeError):  # not weak-referenceable: no diagnosis, no harm
         _CALLS[learner.keep] = _CALLS.get(learner.keep, 0) + 1
-    except TypeError:  # not weak-referenceable (a builtin?): no diagnosis, no problem
-        pass
     task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None, notes),
                         "keep_connected")
 

@@ -161,7 +161,8 @@ async def url(lab: Lab | None, cls: Any) -> Verdict:
         try:
             await client.connect()
             await client.expect_server(set(names))
-            _step(lines, expected, f"TopicSet{names!r}: server subscribed {_fmt(client.server_topics())}",
+            got = _fmt(client.server_topics())
+            _step(lines, expected, f"TopicSet{names!r}: server subscribed {got}",
                   f"TopicSet{names!r}: server subscribed {_fmt(set(names))}", "wrong-url",
                   "the server did not get the topics from the URL")
         finally:
@@ -179,16 +180,19 @@ async def connected(lab: Lab | None, cls: Any) -> Verdict:
         await client.connect()
         await client.call("subscribe", "proposals")
         await client.expect_server({"analysis", "proposals"})
-        _step(lines, expected, f"subscribe('proposals'): server has {_fmt(client.server_topics())}",
+        got = _fmt(client.server_topics())
+        _step(lines, expected, f"subscribe('proposals'): server has {got}",
               "subscribe('proposals'): server has {analysis, proposals}", "subscribe-not-sent",
               "the server never heard of the new topic")
         await lab.publish("proposals", "proposal.created", id=1)
         await lab.until(lambda: "proposals" in client.events, 5.0)
-        _step(lines, expected, f"event on proposals: {'received' if 'proposals' in client.events else 'missed'}",
+        got = "received" if "proposals" in client.events else "missed"
+        _step(lines, expected, f"event on proposals: {got}",
               "event on proposals: received", "subscribe-not-sent", "the event was missed")
         await client.call("unsubscribe", "analysis")
         await client.expect_server({"proposals"})
-        _step(lines, expected, f"unsubscribe('analysis'): server has {_fmt(client.server_topics())}",
+        got = _fmt(client.server_topics())
+        _step(lines, expected, f"unsubscribe('analysis'): server has {got}",
               "unsubscribe('analysis'): server has {proposals}", "unsubscribe-not-sent",
               "the server still sends that topic")
         await lab.publish("analysis", "analysis.done", id=2)
@@ -198,27 +202,6 @@ async def connected(lab: Lab | None, cls: Any) -> Verdict:
               "unsubscribe-not-sent", "an event of an unsubscribed topic still arrived")
         _step(lines, expected, f"connections opened: {lab.opens}", "connections opened: 1",
               "subscribe-not-sent", "it reconnected instead of sending subscribe/unsubscribe")
-    finally:
-        await client.close()
-    return Verdict("\n".join(expected), "\n".join(lines))
-
-
-@EXERCISE.scenario("changes while disconnected are kept for the next connect")
-async def disconnected(lab: Lab | None, cls: Any) -> Verdict:
-    assert lab is not None
-    client = _Client(lab, cls("analysis"))
-    lines: list[str] = []
-    expected: list[str] = []
-    try:
-        await client.call("subscribe", "proposals")
-        await client.call("unsubscribe", "analysis")
-        _step(lines, expected, "while disconnected: no exception", "while disconnected: no exception",
-              "send-while-disconnected", "")
-        await client.connect()
-        await client.expect_server({"proposals"})
-        _step(lines, expected, f"next connect: server has {_fmt(client.server_topics())}",
-              "next connect: server has {proposals}", "lost-while-disconnected",
-              "the changes made while disconnected were lost")
     finally:
         await client.close()
     return Verdict("\n".join(expected), "\n".join(lines))
@@ -249,6 +232,27 @@ async def resubscribe(lab: Lab | None, cls: Any) -> Verdict:
         got = "received" if "proposals" in client.events else "missed"
         _step(lines, expected, f"event on proposals: {got}", "event on proposals: received",
               "resubscribe-stale", "events of the topic were missed after the reconnect")
+    finally:
+        await client.close()
+    return Verdict("\n".join(expected), "\n".join(lines))
+
+
+@EXERCISE.scenario("changes while disconnected are kept for the next connect")
+async def disconnected(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    client = _Client(lab, cls("analysis"))
+    lines: list[str] = []
+    expected: list[str] = []
+    try:
+        await client.call("subscribe", "proposals")
+        await client.call("unsubscribe", "analysis")
+        line = "while disconnected: no exception"
+        _step(lines, expected, line, line, "send-while-disconnected", "")
+        await client.connect()
+        await client.expect_server({"proposals"})
+        _step(lines, expected, f"next connect: server has {_fmt(client.server_topics())}",
+              "next connect: server has {proposals}", "lost-while-disconnected",
+              "the changes made while disconnected were lost")
     finally:
         await client.close()
     return Verdict("\n".join(expected), "\n".join(lines))

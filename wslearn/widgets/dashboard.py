@@ -78,7 +78,12 @@ class Dashboard(LiveWidget, w.VBox):
         self.add_class("wslearn-dashboard")
 
     def _fault(self, action: str, text: str) -> None:
-        record_fault(self.client.timeline, text)
+        # Client.note stamps the machine's logical time; a bare timeline, its last entry's.
+        note = getattr(self.client, "note", None)
+        if callable(note):
+            note(text)
+        else:
+            record_fault(self.client.timeline, text)
 
     def flush(self) -> None:
         """Draw everything pending now (timeline and log are throttled)."""
@@ -86,10 +91,11 @@ class Dashboard(LiveWidget, w.VBox):
         self.messages.flush()
 
     async def aclose(self) -> None:
-        """``close()`` and wait for a Reconnect the notice started, if any."""
-        badge = self.badge
+        """``close()`` and wait for a Reconnect or a server action still running."""
         self.close()
-        await badge.aclose()
+        await self.badge.aclose()
+        if self.controls is not None:
+            await self.controls.aclose()
 
     def summary(self) -> str:
         parts = [f"state: {self.badge.summary()}"]

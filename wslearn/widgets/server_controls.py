@@ -188,6 +188,13 @@ class ServerControls(LiveWidget, w.VBox):
         if future is not None:
             await future
 
+    async def aclose(self) -> None:
+        """``close()`` and wait for a server action still running (its worker thread)."""
+        pending = self._pending
+        self.close()
+        if pending is not None:
+            await pending
+
     async def wait_for_connections(self, n: int, timeout: float = 10.0) -> int:
         """Wait until the server has ``n`` open connections, then refresh the view.
 

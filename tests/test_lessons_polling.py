@@ -1,0 +1,64 @@
+"""Polling vs long poll vs push on a logical schedule: real traffic, deterministic numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import arun
+from wslearn.lessons.polling import Schedule, http_get, run_workload
+from wslearn.server import serve
+
+
+def test_schedule_merges_events_before_polls_at_the_same_instant() -> None:
+    s = Schedule((1.0, 2.0, 2.5), poll_every=2.0, until=4.0)
+    assert s.polls() == (2.0, 4.0)
+    assert s.steps() == [(1.0, "publish", 0), (2.0, "publish", 1), (2.0, "poll", 0),
+                         (2.5, "publish", 2), (4.0, "poll", 1)]
+    with pytest.raises(ValueError):
+        Schedule((2.0, 1.0), 1.0, 3.0)
+    with pytest.raises(ValueError):
+        Schedule((1.0,), 0.0, 3.0)
+
+
+def test_demo_workload_is_the_same_twice_and_polling_misses_changes() -> None:
+    async def main() -> tuple[str, str, str, int]:
+        # a fresh topic each time: version numbers (and so byte counts) start from 0
+        with serve() as server:
+            first = await run_workload(server, Schedule.demo())
+        with serve() as server:
+            second = await run_workload(server, Schedule.demo())
+            return first.table(), second.table(), first.poll_log(), server.connection_count
+
+    one, two, log, left = arun(main())
+    assert one == two
+    assert left == 0
+    lines = {line.split()[0]: line.split() for line in one.splitlines()[2:]}
+    assert lines["polling"][1:4] == ["4", lines["polling"][2], "4/10"]
+    assert lines["push"][1] == "1" and lines["push"][3] == "10/10"
+    assert lines["long-poll"][1] == "10" and lines["long-poll"][3] == "10/10"
+    assert "t=  3.0s  poll  version=3   3 new changes, data of #2 only" in log
+
+
+def test_counts_match_the_server_counters_and_the_picture_is_stable() -> None:
+    async def main() -> None:
+        with serve() as server:
+            result = await run_workload(server, Schedule.busy(), ways=("polling", "push"))
+            assert result["push"].seen == 20
+            assert result["polling"].seen == 12
+            # +1: run_workload reads a baseline version first (not counted)
+            assert server.http_requests == result["polling"].requests + 1
+            svg = result.picture().to_svg()
+            assert svg == result.picture().to_svg() and svg.startswith("<svg")
+            assert "12/20 changes seen" in repr(result.picture())
+            reply = await http_get(server.host, server.port, "/api/topics/Bad")
+            assert reply.status == 400
+
+    arun(main())
+
+
+def test_unknown_way_is_rejected() -> None:
+    async def main() -> None:
+        with serve() as server, pytest.raises(ValueError, match="unknown way"):
+            await run_workload(server, Schedule.demo(), ways=("smoke",))
+
+    arun(main())

@@ -1,0 +1,488 @@
+"""Checker for chapter 09: ``LiveClient`` -- the seed's ``useWebSocket``, assembled.
+
+Everything of chapters 02-08 in one class: lifecycle (start / close), states, backoff
+with a maximum and the Reconnect button, a heartbeat with a pong timeout, handlers by
+type, topics in the URL and cache invalidation on push and after a reconnect::
+
+    client = LiveClient(url, connect, topics=["proposals"], cache=cache,
+                        interval=30.0, timeout=10.0)
+    @client.on("proposal.created")
+    def show(data): ...
+    client.start()                 # like mount
+    client.state                   # connecting / connected / reconnecting / disconnected / closed
+    client.notifications           # ["WebSocket unavailable"] after giving up
+    await client.reconnect()       # the Reconnect button
+    await client.close()           # like unmount
+
+The checker watches ``client.state`` by subclassing the learner's class (every
+assignment to ``state`` is logged with the loop's logical time), so the state timeline
+sits next to the connection attempts and the injected faults.
+
+Fault matrix: a normal session; a server restart (also against the real server); a
+server down for good and the Reconnect button; a frozen server; close() during a
+backoff wait; bad messages and a failing handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..cache import QueryCache
+from ._common import require_class
+from ._hints import register
+from ._net import Lab, format_log
+from ._runner import Exercise, Failed, Verdict
+from ._sandbox import describe_exception
+from .backoff import schedule_kind
+
+NAME = "client"
+UNAVAILABLE = "WebSocket unavailable"
+
+HINTS = {
+    "wrong-states": "The state sequence differs: connecting (first connect) -> connected -> "
+    "reconnecting (from the drop until a retry succeeds) -> connected; disconnected after "
+    "giving up; closed after close(). Set self.state at each of those moments.",
+    "no-reconnect": "After the connection was lost nothing reconnected: the run loop must go "
+    "round again after a drop (clean close included) and after a failed connect.",
+    "off-by-one": "Retry k waits policy.delay(k): 1, 2, 4, 8, 16 s.",
+    "no-backoff": "The waits between retries must grow (policy.delay(attempt)).",
+    "wrong-schedule": "Retries must come 1, 3, 7, 15, 31 s after the drop.",
+    "no-reset": "Reset the attempt counter after every successful connect.",
+    "infinite-retries": "Give up after policy.max_attempts failed retries: state "
+    "\"disconnected\", notifications.append(\"WebSocket unavailable\"), and stop the loop.",
+    "no-notify": "After giving up, append \"WebSocket unavailable\" to self.notifications "
+    "(once).",
+    "no-restart": "reconnect() must start over: a fresh run loop with the attempt count at 0, "
+    "state \"connecting\".",
+    "no-heartbeat": "A frozen server was never detected: run the chapter 05 heartbeat next to "
+    "the reader; when it returns, the connection is dead -- close it and reconnect.",
+    "no-pong-timeout": "Pings went out but the missing pong was never noticed: wait for the "
+    "pong with a timeout (chapter 05).",
+    "reconnect-after-close": "It connected again after close(): cancel the run task and await "
+    "it; catch ConnectionError only, so the cancellation ends the loop.",
+    "left-open": "close() left a connection open on the server: the run task must close its "
+    "socket when cancelled (`async with connect(...)`).",
+    "close-state": "After close() the state must be \"closed\" (final: nothing reopens it).",
+    "handler-crash": "A message nobody handles or a handler that raises must not end the "
+    "connection: dispatch each frame in isolation (wslearn's Dispatcher does it).",
+    "no-push-invalidation": "A pushed event must invalidate its topic in the cache: "
+    "`self.cache.invalidate((topic,))`.",
+    "no-reconnect-invalidation": "After a reconnect (not the first connect) invalidate every "
+    "subscribed topic: events sent while the socket was down are lost.",
+    "not-resubscribed": "The reconnect must carry the topics again (`?topics=...` in the URL).",
+    "not-connected": "start() must begin connecting at once (a task running the loop).",
+}
+
+STEPS = [
+    "Start from chapter 02: start() creates a task running self._run(); close() cancels it, "
+    "awaits it and sets state \"closed\".",
+    "_run() is chapter 04's loop: connect (state connecting/reconnecting), on success "
+    "state \"connected\" and attempt = 0, read until the connection ends, then wait "
+    "policy.delay(attempt) -- or give up after policy.max_attempts.",
+    "While connected run two tasks: the reader (pong -> event; anything else -> "
+    "self.handlers.dispatch_frame(text) and cache.invalidate((topic,))) and the chapter 05 "
+    "heartbeat. When either ends, cancel the other: the connection is over.",
+    "After every connect that follows a loss, invalidate the subscribed topics (chapter 08).",
+    "reconnect() = stop the old task (if any), then start(): a fresh loop, attempts from 0.",
+]
+
+register(NAME, "09_client", HINTS, STEPS)
+
+
+def prepare(live_client: Any = None) -> Any:
+    return require_class(live_client, "LiveClient",
+                         {"start": False, "close": True, "reconnect": True, "on": False})
+
+
+EXERCISE = Exercise(NAME, "09_client", prepare, speed=30.0)
+
+TOPICS = ["proposals"]
+
+
+class _World:
+    """The learner's client (state assignments logged), a cache and recording handlers."""
+
+    def __init__(self, lab: Lab, cls: type) -> None:
+        self.lab = lab
+        self.calls: list[tuple[str, Any]] = []
+        self.cache = QueryCache()
+        self.cache.define(("proposals",), lambda: "proposals")
+        self.cache.define(("analysis",), lambda: "analysis")
+        self.cache.observe(("proposals",))
+        self.cache.observe(("analysis",))
+        watching = {"on": False, "last": None}
+
+        class Observed(cls):  # type: ignore[misc,valid-type]
+            def __setattr__(self, name: str, value: Any) -> None:
+                super().__setattr__(name, value)
+                if name == "state" and watching["on"]:
+                    text = str(getattr(value, "value", value))
+                    if text != watching["last"]:
+                        watching["last"] = text
+                        lab.note(f"state: {text}", "state")
+
+        Observed.__name__ = Observed.__qualname__ = cls.__name__
+        try:
+            self.client = Observed(lab.url(), lab.connect, topics=list(TOPICS), cache=self.cache,
+                                   interval=30.0, timeout=10.0)
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            raise Failed("raises", f"LiveClient(url, connect, topics=..., cache=..., interval=..., "
+                         f"timeout=...) raised {describe_exception(exc)}") from exc
+        watching["on"] = True
+        watching["last"] = str(getattr(getattr(self.client, "state", None), "value",
+                                       getattr(self.client, "state", None)))
+        for kind in ("proposal.created", "analysis.done"):
+            self._register(kind)
+
+        def broken(data: Any) -> None:
+            raise ValueError("handler bug")
+
+        self.client.on("proposal.broken")(broken)
+
+    def _register(self, kind: str) -> None:
+        def handler(data: Any) -> None:
+            self.calls.append((kind, data))
+
+        self.client.on(kind)(handler)
+
+    @property
+    def state(self) -> str:
+        value = getattr(self.client, "state", None)
+        return str(getattr(value, "value", value))
+
+    def fetches(self, key: tuple[str, ...]) -> int:
+        return self.cache.fetch_count(key)
+
+    def timeline(self) -> str:
+        return format_log(self.lab.entries("state", "open", "failed", "fault", "dead"), 24)
+
+    async def start(self) -> None:
+        result = self.client.start()
+        if asyncio.iscoroutine(result):
+            await result
+
+    async def close(self, check: bool = True) -> None:
+        """close() the learner's client; with ``check``, verify it really stopped."""
+        try:
+            async with asyncio.timeout(10.0):
+                await self.client.close()
+        except TimeoutError:
+            if check:
+                raise Failed("reconnect-after-close",
+                             "close() did not return within 10 s") from None
+            return
+        if not check:
+            return
+        before = self.lab.connects
+        await asyncio.sleep(10.0)
+        if self.lab.connects > before:
+            raise Failed("reconnect-after-close", f"after close() it connected again "
+                         f"({self.lab.connects - before} connect(s) in the next 10 s)")
+        left = await self.lab.settle(expect=0)
+        if left:
+            raise Failed("left-open", f"{left} connection(s) still open after close()")
+        if self.state != "closed":
+            raise Failed("close-state", f"after close() the state is {self.state!r}, "
+                         "not 'closed'")
+
+    async def wait_state(self, state: str, timeout: float) -> bool:
+        return await self.lab.until(lambda: self.state == state, timeout)
+
+
+def _states(lab: Lab) -> list[str]:
+    return [e.text.removeprefix("state: ") for e in lab.entries("state")]
+
+
+EXPECTED_NORMAL = """\
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 open
+t=   0.0s  state: connected
+handler proposal.created got {"id": 1, "topic": "proposals"}
+('proposals',) refetched after the push; ('analysis',) untouched"""
+
+
+@EXERCISE.scenario("start: connecting -> connected; an event reaches its handler and "
+                   "invalidates its topic")
+async def normal(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls)
+    ok = False
+    try:
+        await world.start()
+        if not await world.wait_state("connected", 10.0):
+            raise Failed("not-connected" if lab.opens == 0 else "wrong-states",
+                         "the client did not reach \"connected\"", EXPECTED_NORMAL,
+                         world.timeline())
+        await lab.until(lambda: bool(lab.frames), 5.0)
+        before = world.fetches(("proposals",)), world.fetches(("analysis",))
+        await lab.publish("proposals", "proposal.created", id=1)
+        await lab.until(lambda: bool(world.calls), 5.0)
+        import json
+
+        calls = "\n".join(f"handler {k} got {json.dumps(d, sort_keys=True)}"
+                          for k, d in world.calls) or "no handler called"
+        refetched = world.fetches(("proposals",)) > before[0]
+        other = world.fetches(("analysis",)) > before[1]
+        cache_line = (f"('proposals',) {'refetched' if refetched else 'NOT refetched'} after the "
+                      f"push; ('analysis',) {'refetched too' if other else 'untouched'}")
+        actual = world.timeline() + "\n" + calls + "\n" + cache_line
+        if actual != EXPECTED_NORMAL:
+            kind = "wrong-states"
+            if not world.calls:
+                kind = "handler-crash"
+            elif not refetched or other:
+                kind = "no-push-invalidation"
+            raise Failed(kind, "the session did not go as expected", EXPECTED_NORMAL, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_NORMAL, actual)
+
+
+EXPECTED_RESTART = """\
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 open
+t=   0.0s  state: connected
+t=   0.0s  server: stop (clients see 1001)
+t=   0.0s  state: reconnecting
+t=   1.0s  connect #2 failed (connection refused)
+t=   3.0s  connect #3 failed (connection refused)
+t=   7.0s  connect #4 failed (connection refused)
+t=  15.0s  server: start
+t=  15.0s  connect #5 open
+t=  15.0s  state: connected
+server has the topics again: proposals
+('proposals',) refetched after the reconnect"""
+
+
+@EXERCISE.scenario("server restart (down 15 s): reconnecting, retries at 1, 3, 7 s, "
+                   "connected at 15 s, resubscribed, queries invalidated", real=True)
+async def restart(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls)
+
+    async def restart_server(n: int) -> None:
+        if n == 5:
+            await lab.fault("start", text="server: start")
+
+    lab.before_dial = restart_server
+    ok = False
+    try:
+        await world.start()
+        await world.wait_state("connected", 10.0)
+        await lab.until(lambda: bool(lab.frames), 5.0)
+        fetches = world.fetches(("proposals",))
+        await lab.fault("stop", text="server: stop (clients see 1001)")
+        await lab.until(lambda: lab.opens >= 2, 60.0)
+        await world.wait_state("connected", 5.0)
+        await lab.until(lambda: bool(lab.server.connections), 5.0)
+        conns = lab.server.connections
+        topics = ", ".join(conns[-1].topics) if conns else "(no connection)"
+        refetched = world.fetches(("proposals",)) > fetches
+        actual = (world.timeline() + f"\nserver has the topics again: {topics}\n"
+                  f"('proposals',) {'refetched' if refetched else 'NOT refetched'} after the "
+                  "reconnect")
+        if actual != EXPECTED_RESTART:
+            timeline = world.timeline()
+            if lab.opens < 2:
+                kind = schedule_kind(lab, 0.0, 1)
+            elif timeline != "\n".join(EXPECTED_RESTART.splitlines()[:11]):
+                kind = ("wrong-states" if [e.t for e in lab.entries("connect")] ==
+                        [0.0, 1.0, 3.0, 7.0, 15.0] else schedule_kind(lab, 0.0, 1))
+            elif topics != "proposals":
+                kind = "not-resubscribed"
+            else:
+                kind = "no-reconnect-invalidation"
+            raise Failed(kind, "the restart did not go as expected", EXPECTED_RESTART, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_RESTART, actual)
+
+
+EXPECTED_DOWN = """\
+t=   0.0s  server: refuse handshakes (HTTP 503)
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 failed (HTTP 503)
+t=   0.0s  state: reconnecting
+t=   1.0s  connect #2 failed (HTTP 503)
+t=   3.0s  connect #3 failed (HTTP 503)
+t=   7.0s  connect #4 failed (HTTP 503)
+t=  15.0s  connect #5 failed (HTTP 503)
+t=  31.0s  connect #6 failed (HTTP 503)
+t=  31.0s  state: disconnected
+t=  31.0s  server: accept again
+t=  31.0s  state: connecting
+t=  31.0s  connect #7 open
+t=  31.0s  state: connected
+notifications: ['WebSocket unavailable']"""
+
+
+@EXERCISE.scenario("server down for good: 5 retries, disconnected, \"WebSocket unavailable\"; "
+                   "reconnect() starts over")
+async def down(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls)
+    ok = False
+    try:
+        await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+        await world.start()
+        await lab.until(lambda: lab.connects >= 1, 5.0)
+        await lab.until(lambda: world.state == "disconnected" or lab.connects > 6, 120.0)
+        gave_up = world.state == "disconnected"
+        if gave_up:
+            await lab.fault("accept_again", text="server: accept again")
+            try:
+                async with asyncio.timeout(10.0):
+                    await world.client.reconnect()
+            except TimeoutError:
+                pass
+            await world.wait_state("connected", 10.0)
+        notes = list(getattr(world.client, "notifications", []))
+        actual = world.timeline() + f"\nnotifications: {notes!r}"
+        if actual != EXPECTED_DOWN:
+            if lab.connects > 6 and not gave_up:
+                kind = "infinite-retries"
+            elif not gave_up:
+                kind = "wrong-states" if lab.connects == 6 else schedule_kind(lab, 0.0, 1)
+            elif notes != [UNAVAILABLE]:
+                kind = "no-notify"
+            elif lab.opens == 0:
+                kind = "no-restart"
+            else:
+                kind = "wrong-states"
+            raise Failed(kind, "giving up and starting over did not go as expected",
+                         EXPECTED_DOWN, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_DOWN, actual)
+
+
+EXPECTED_FROZEN = """\
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 open
+t=   0.0s  state: connected
+t=  30.0s  server: freeze (no pong, no error)
+t=  70.0s  state: reconnecting
+t=  70.0s  server: thaw
+t=  71.0s  connect #2 open
+t=  71.0s  state: connected"""
+
+
+@EXERCISE.scenario("server frozen after the first pong: the heartbeat notices at 70 s, "
+                   "the client reconnects")
+async def frozen(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls)
+    ok = False
+    try:
+        await world.start()
+        await world.wait_state("connected", 10.0)
+        pings = lambda: len([e for e in lab.entries("send") if "ping" in e.text])  # noqa: E731
+        got_pong = lambda: any("pong" in e.text for e in lab.entries("recv"))  # noqa: E731
+        await lab.until(got_pong, 60.0)
+        if got_pong():
+            await lab.fault("freeze", text="server: freeze (no pong, no error)")
+        await world.wait_state("reconnecting", 120.0)
+        if world.state == "reconnecting":
+            await lab.fault("thaw", text="server: thaw")
+            await world.wait_state("connected", 30.0)
+        actual = world.timeline()
+        if actual != EXPECTED_FROZEN:
+            if not pings():
+                kind = "no-heartbeat"
+            elif world.state == "connected" and lab.opens == 1:
+                kind = "no-pong-timeout"
+            else:
+                kind = "wrong-states"
+            raise Failed(kind, "the frozen server must be noticed at t=70 s",
+                         EXPECTED_FROZEN, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_FROZEN, actual)
+
+
+EXPECTED_CLOSE = """\
+close() while connected: state closed, 0 connections open
+close() during a backoff wait: state closed
+no connect in the next 60 s"""
+
+
+@EXERCISE.scenario("close() while connected and during a backoff wait: closed, nothing "
+                   "reconnects, nothing left open")
+async def close(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    lines: list[str] = []
+
+    def failed(kind: str, detail: str, line: str) -> Failed:
+        lines.append(line)
+        expected = "\n".join(EXPECTED_CLOSE.splitlines()[: len(lines)])
+        return Failed(kind, detail, expected, "\n".join(lines))
+
+    world = _World(lab, cls)
+    await world.start()
+    await world.wait_state("connected", 10.0)
+    await world.close()
+    left = await lab.settle(expect=0)
+    if world.state != "closed" or left:
+        kind = "close-state" if world.state != "closed" else "left-open"
+        raise failed(kind, "close() must leave state \"closed\" and no connection",
+                     f"close() while connected: state {world.state}, {left} connections open")
+    lines.append("close() while connected: state closed, 0 connections open")
+
+    await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+    world = _World(lab, cls)
+    mark = lab.connects
+    await world.start()
+    await lab.until(lambda: lab.connects >= mark + 2, 30.0)
+    await world.close()
+    if world.state != "closed":
+        raise failed("close-state", "close() must leave state \"closed\"",
+                     f"close() during a backoff wait: state {world.state}")
+    lines.append("close() during a backoff wait: state closed")
+    before = lab.connects
+    await asyncio.sleep(60)
+    if lab.connects != before:
+        raise failed("reconnect-after-close", "it connected again after close()",
+                     f"{lab.connects - before} connect(s) in the next 60 s")
+    lines.append("no connect in the next 60 s")
+    return Verdict(EXPECTED_CLOSE, "\n".join(lines))
+
+
+EXPECTED_BAD = """\
+an unknown type, a failing handler, then a good event: handled
+still connected on the first connection"""
+
+
+@EXERCISE.scenario("an unknown type and a failing handler do not end the connection")
+async def bad_messages(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls)
+    ok = False
+    try:
+        await world.start()
+        await world.wait_state("connected", 10.0)
+        await lab.until(lambda: bool(lab.frames), 5.0)
+        await lab.publish("proposals", "user.typing", who="ann")
+        await lab.publish("proposals", "proposal.broken", id=2)
+        await lab.publish("proposals", "proposal.created", id=3)
+        await lab.until(lambda: bool(world.calls), 5.0)
+        await asyncio.sleep(1.0)
+        handled = "handled" if world.calls else "NOT handled"
+        still = ("still connected on the first connection"
+                 if world.state == "connected" and lab.opens == 1
+                 else f"state {world.state} after {lab.opens} connection(s)")
+        actual = ("an unknown type, a failing handler, then a good event: "
+                  f"{handled}\n{still}")
+        if actual != EXPECTED_BAD:
+            raise Failed("handler-crash", "bad messages disturbed the connection",
+                         EXPECTED_BAD, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_BAD, actual)
