@@ -47,7 +47,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .backoff import BackoffPolicy
@@ -87,6 +87,11 @@ logger = logging.getLogger("wslearn.client")
 
 Listener = Callable[[str, Any], object]
 _client_numbers = itertools.count(1)
+
+
+#: Messages the client itself answers (heartbeat, subscriptions). They reach a handler
+#: only when one is registered for exactly that type, never the unknown-type fallback.
+_PROTOCOL_TYPES: Final = frozenset({"welcome", "subscribed", "pong"})
 
 
 @dataclass(frozen=True)
@@ -733,6 +738,8 @@ class Client:
             self._error(f"bad {kind} message ignored ({exc.code}: {exc.detail})")
         except ConnectionError:
             pass  # the socket is going away; its Closed event follows
+        if kind in _PROTOCOL_TYPES and kind not in self.dispatcher:
+            return  # handled above; the fallback is for the application's own messages
         result = self.dispatcher.dispatch(message)
         self._report(result)
         if result.pending is not None:

@@ -132,7 +132,9 @@ def topic_app() -> App:
         except ProtocolError as exc:
             await websocket.close(POLICY_VIOLATION, exc.detail)  # browsers can read it
             return
-        await websocket.send_json({"type": "welcome", "topics": topics})
+        # Queue the welcome and subscribe with no await in between: once a client has
+        # read "welcome", every later publish reaches it (none can slip in between).
+        websocket.send_nowait(encode({"type": "welcome", "topics": topics}))
         hub.connect(websocket, topics)
         try:
             while True:

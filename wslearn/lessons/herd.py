@@ -22,6 +22,7 @@ Used from a notebook cell::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from ..backoff import BackoffPolicy, Jitter
@@ -81,8 +82,9 @@ class HerdRun:
         return self.summary()
 
 
-async def _herd(clients: int, policy: BackoffPolicy, down_for: float, seed: int,
-                jitter: Jitter) -> HerdRun:
+async def _herd(
+    clients: int, policy: BackoffPolicy, down_for: float, seed: int, jitter: Jitter
+) -> HerdRun:
     loop = asyncio.get_running_loop()
     net = SimNetwork()
     server = net.serve()
@@ -97,8 +99,12 @@ async def _herd(clients: int, policy: BackoffPolicy, down_for: float, seed: int,
         Client(
             server.url(),
             policy=BackoffPolicy(
-                base=policy.base, factor=policy.factor, cap=policy.cap,
-                max_attempts=policy.max_attempts, jitter=jitter, seed=seed + i,
+                base=policy.base,
+                factor=policy.factor,
+                cap=policy.cap,
+                max_attempts=policy.max_attempts,
+                jitter=jitter,
+                seed=seed + i,
             ),
             dialer=net.dialer,
         )
@@ -116,10 +122,8 @@ async def _herd(clients: int, policy: BackoffPolicy, down_for: float, seed: int,
         for client in herd:
             # wait_for("connected") would wait forever on a client that already gave up.
             if client.state is not State.DISCONNECTED:
-                try:
+                with contextlib.suppress(ConnectionError):
                     await client.wait_for("connected")
-                except ConnectionError:
-                    pass
             if client.state is State.CONNECTED:
                 back.append(client.timeline.where("connected")[-1].t)
             else:
@@ -129,8 +133,12 @@ async def _herd(clients: int, policy: BackoffPolicy, down_for: float, seed: int,
             await client.close()
         server.stop()
     return HerdRun(
-        clients=clients, jitter=jitter, down_for=down_for, policy=policy,
-        arrivals=tuple(sorted(arrivals)), back_at=tuple(back),
+        clients=clients,
+        jitter=jitter,
+        down_for=down_for,
+        policy=policy,
+        arrivals=tuple(sorted(arrivals)),
+        back_at=tuple(back),
     )
 
 
@@ -156,8 +164,9 @@ def thundering_herd(
     return run_virtual(_herd(clients, base, float(down_for), seed, jitter), limit=3600.0)
 
 
-def herd_histogram(runs: list[HerdRun], *, bin_width: float = 0.5, start: float = 0.0,
-                   stop: float | None = None) -> Histogram:
+def herd_histogram(
+    runs: list[HerdRun], *, bin_width: float = 0.5, start: float = 0.0, stop: float | None = None
+) -> Histogram:
     """Handshake arrivals per ``bin_width`` seconds, one row per run, on one time axis.
 
     ``start`` / ``stop`` bound the axis (seconds after the stop); the server cannot see

@@ -145,7 +145,8 @@ async def seed_keep_connected(
         else:
             if reset_on_success:
                 attempt = 0
-            text = "connected" + ("; attempt = 0" if reset_on_success else f" (attempt is still {attempt})")
+            note = "; attempt = 0" if reset_on_success else f" (attempt is still {attempt})"
+            text = "connected" + note
             tl.append(Entry(now(), "connected", text, state="connected", attempt=attempt))
             try:
                 while True:
@@ -158,12 +159,33 @@ async def seed_keep_connected(
         if attempt < max_attempts:
             attempt += 1
             delay = float(min(2 ** (attempt - 1), 30))
-            tl.append(Entry(now(), kind, f"{lost}; attempt {of()} in {delay:g}s",
-                            state="reconnecting", attempt=attempt, delay=delay))
+            tl.append(
+                Entry(
+                    now(),
+                    kind,
+                    f"{lost}; attempt {of()} in {delay:g}s",
+                    state="reconnecting",
+                    attempt=attempt,
+                    delay=delay,
+                )
+            )
             await clk.sleep(delay)
-            tl.append(Entry(now(), "attempt", f"attempt {of()}: opening the socket",
-                            state="reconnecting", attempt=attempt))
+            tl.append(
+                Entry(
+                    now(),
+                    "attempt",
+                    f"attempt {of()}: opening the socket",
+                    state="reconnecting",
+                    attempt=attempt,
+                )
+            )
         else:
-            tl.append(Entry(now(), "gave-up", f"{lost}; attempt == MAX_ATTEMPTS: "
-                            "showNotification('WebSocket unavailable')", state="disconnected"))
+            tl.append(
+                Entry(
+                    now(),
+                    "gave-up",
+                    f"{lost}; attempt == MAX_ATTEMPTS: showNotification('WebSocket unavailable')",
+                    state="disconnected",
+                )
+            )
             return tl
