@@ -30,12 +30,14 @@ import html
 import importlib
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._hints import Hint, reset_hints
 from ._hints import hint as _hint
 from ._result import CheckResult, Row
+from ._sandbox import Aborted
 
 __all__ = [
     "EXERCISES",
@@ -103,7 +105,17 @@ def check(name: str, *objects: Any, real: bool = True, record: bool = True,
         result = CheckResult(str(name), [Row("exercise name", "fail", str(exc).strip("'\""))],
                              status="fail")
         return result
-    result = run_exercise(exercise, objects, real=real, **options)
+    try:
+        result = run_exercise(exercise, objects, real=real, **options)
+    except (Exception, Aborted) as exc:  # a bug of ours must not become the learner's error
+        from ._sandbox import describe_exception
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        detail = (f"the checker itself failed: {describe_exception(exc)} at "
+                  f"{where.name}:{where.lineno} -- please report it; your code may be fine")
+        result = CheckResult(exercise.name, [Row("checker", "fail", detail, kind="checker-error")],
+                             status="fail", hint_kind="checker-error",
+                             hint="Run the check cell again; if it fails the same way, report it.")
     if record:
         _record(exercise.notebook, result)
     return result

@@ -288,7 +288,7 @@ def run(
         if not result.stuck:
             thread.join(5.0)
             result.stuck = thread.is_alive()
-        gc.collect()  # coroutines dropped in reference cycles warn now, not later
+        gc.collect(1)  # young coroutines dropped in reference cycles warn now, not later
     for warning in caught:
         match = _UNAWAITED.search(str(warning.message))
         if match and match.group(1) not in result.unawaited:

@@ -1,0 +1,259 @@
+"""Learner code that raises, hangs, loops forever or never awaits is reported cleanly,
+within a bound, and leaves nothing behind (the autouse leak guard checks threads and
+sockets after every test). Also: results and hints render deterministically."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import wslearn
+from wslearn.checks import check, hint, leftovers, reset_hints
+from wslearn.checks._sandbox import PacedLoop, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def delay(attempt):
+    return min(30.0, 2.0 ** (attempt - 1))
+
+
+def timed_check(*objects, **options):
+    start = time.monotonic()
+    result = check("backoff", *objects, record=False, real=False, **options)
+    return result, time.monotonic() - start
+
+
+def test_raising_code_is_reported_with_its_line() -> None:
+    async def keep(url, connect, on_message):
+        raise ZeroDivisionError("boom")
+
+    result, took = timed_check(delay, keep)
+    assert result.status == "fail"
+    assert result.hint_kind == "raises"
+    assert "ZeroDivisionError: boom (in keep, line" in result.to_text()
+    assert took < 10
+
+
+def test_hanging_code_costs_no_real_time() -> None:
+    async def keep(url, connect, on_message):
+        await asyncio.Event().wait()  # waits forever: under virtual time that is instant
+
+    result, took = timed_check(delay, keep)
+    assert result.status == "fail"
+    assert result.hint_kind in ("returns-early", "no-reconnect", "hangs")
+    assert took < 10
+
+
+def test_busy_loop_is_interrupted_after_the_deadline() -> None:
+    async def keep(url, connect, on_message):
+        while True:
+            pass
+
+    result, took = timed_check(delay, keep, deadline=0.5)
+    assert result.hint_kind == "busy-loop"
+    assert "still running after 0.5 s" in result.to_text()
+    assert [r.status for r in result.rows[2:]] == ["skip"] * (len(result.rows) - 2)
+    assert took < 10
+
+
+def test_busy_loop_that_catches_exception_is_still_stopped() -> None:
+    async def keep(url, connect, on_message):
+        while True:
+            try:
+                while True:
+                    pass
+            except Exception:  # Aborted is a BaseException: this cannot catch it
+                continue
+
+    result, took = timed_check(delay, keep, deadline=0.5)
+    assert result.hint_kind == "busy-loop"
+    assert took < 10
+
+
+def test_spinning_on_sleep_zero_is_a_busy_loop() -> None:
+    async def keep(url, connect, on_message):
+        while True:
+            await asyncio.sleep(0)  # awaits, but virtual time never moves
+
+    result, _ = timed_check(delay, keep, deadline=0.5)
+    assert result.hint_kind == "busy-loop"
+
+
+def test_blocking_sleep_is_reported_when_it_returns() -> None:
+    async def keep(url, connect, on_message):
+        time.sleep(1.0)  # blocks the event loop: nothing else can run
+
+    result, took = timed_check(delay, keep, deadline=0.3)
+    assert result.hint_kind == "busy-loop"
+    assert took < 10
+
+
+def test_plain_function_instead_of_async_def() -> None:
+    def keep(url, connect, on_message):
+        return None
+
+    result, _ = timed_check(delay, keep)
+    assert result.hint_kind == "not-async"
+    assert "async def keep_connected" in result.to_text()
+
+
+def test_coroutine_that_never_awaits_returns_early() -> None:
+    async def keep(url, connect, on_message):
+        return None
+
+    result, _ = timed_check(delay, keep)
+    assert result.status == "fail"
+    assert result.hint_kind == "returns-early"
+
+
+def test_forgotten_await_is_named() -> None:
+    async def keep(url, connect, on_message):
+        while True:
+            try:
+                async with connect(url) as ws:
+                    async for text in ws:
+                        on_message(text)
+            except ConnectionError:
+                pass
+            asyncio.sleep(1)
+
+    result, _ = timed_check(delay, keep)
+    assert result.hint_kind == "missing-await"
+    assert "coroutine 'sleep' was created but never awaited" in result.to_text()
+
+
+def test_stubs_report_not_implemented() -> None:
+    def backoff_delay(attempt):
+        raise NotImplementedError
+
+    async def keep_connected(url, connect, on_message):
+        raise NotImplementedError
+
+    result, _ = timed_check(backoff_delay, keep_connected)
+    assert result.status == "not implemented"
+    assert not result.passed
+    assert result.hint is None
+    assert "… not implemented" in result.to_text()
+
+
+def test_wrong_arguments_and_unknown_names_never_raise() -> None:
+    result = check("backoff", 42, record=False)
+    assert result.status == "fail" and result.hint_kind == "wrong-arguments"
+    result = check("no-such-exercise", record=False)
+    assert result.status == "fail"
+    assert "the exercises are: cleanup, backoff" in result.to_text()
+
+
+def test_rendering_is_deterministic_and_labelled() -> None:
+    first, _ = timed_check(lambda a: 2**a, lambda *a: None)
+    second, _ = timed_check(lambda a: 2**a, lambda *a: None)
+    assert repr(first) == repr(second)
+    assert first._repr_html_() == second._repr_html_()
+    html = first._repr_html_()
+    assert "✗ fail" in html and "<pre>" in html
+    assert " at 0x" not in html and "127.0.0.1:" not in html
+
+
+def test_hints_are_revealed_one_at_a_time() -> None:
+    reset_hints("backoff")
+    first, second = hint("backoff"), hint("03_backoff")
+    assert repr(first).startswith("hint 1/5 for backoff:")
+    assert repr(second).startswith("hint 2/5 for backoff:")
+    for _ in range(3):
+        hint("backoff")
+    assert "No more hints" in repr(hint("backoff"))
+    reset_hints()
+    assert repr(hint("exercises/03_backoff.ipynb")).startswith("hint 1/5")
+    reset_hints()
+
+
+def test_check_and_hint_are_exported_lazily() -> None:
+    assert wslearn.check is check
+    assert wslearn.hint is hint
+
+
+def test_leftovers_reports_nothing_after_a_real_run() -> None:
+    def backoff_delay(attempt):
+        return min(30.0, 2.0 ** (attempt - 1))
+
+    async def keep_connected(url, connect, on_message):
+        attempt = 0
+        while True:
+            try:
+                async with connect(url) as ws:
+                    attempt = 0
+                    async for text in ws:
+                        on_message(text)
+            except ConnectionError:
+                pass
+            attempt += 1
+            await asyncio.sleep(backoff_delay(attempt))
+
+    result = check("backoff", backoff_delay, keep_connected, record=False)
+    assert result.passed, result
+    assert leftovers().clean
+    assert "nothing left behind" in repr(leftovers())
+
+
+def test_paced_loop_keeps_logical_time() -> None:
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(30)
+        first = loop.time()
+        async with asyncio.timeout(10):
+            await asyncio.sleep(3.5)
+        return first, loop.time()
+
+    result = run(main, loop_factory=lambda: PacedLoop(1000.0), deadline=5.0)
+    assert result.error is None
+    assert result.value == (30.0, 33.5)  # exact: planned deadlines, not wall-clock readings
+
+
+def test_cli_check_runs_an_exercise_notebook(tmp_path: Path) -> None:
+    env = {**__import__("os").environ, "WSLEARN_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "wslearn", "check", "exercises/03_backoff.ipynb"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert "03_backoff" in done.stdout, done.stdout + done.stderr
+    assert "not started" in done.stdout
+    assert done.returncode == 1  # not passed yet
+    progress = json.loads((tmp_path / "progress.json").read_text())
+    assert progress["exercises"]["03_backoff"]["status"] == "not-started"
+    shown = subprocess.run([sys.executable, "-m", "wslearn", "progress"], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "03_backoff" in shown.stdout and "passed" in shown.stdout
+
+
+@pytest.mark.parametrize("speed", [20.0])
+def test_real_run_matches_the_simulated_timeline(speed: float) -> None:
+    from wslearn.checks import backoff as backoff_checker
+
+    def backoff_delay(attempt):
+        return min(30.0, 2.0 ** (attempt - 1))
+
+    async def keep_connected(url, connect, on_message):
+        attempt = 0
+        while True:
+            try:
+                async with connect(url) as ws:
+                    attempt = 0
+                    async for text in ws:
+                        on_message(text)
+            except ConnectionError:
+                pass
+            attempt += 1
+            await asyncio.sleep(backoff_delay(attempt))
+
+    result = check("backoff", backoff_delay, keep_connected, record=False)
+    rows = {r.name: r for r in result.rows}
+    sim = next(r for r in result.rows if r.name.startswith("server stops"))
+    real = rows["real server: " + sim.name]
+    assert sim.actual == real.actual == backoff_checker.EXPECTED_RESTART
