@@ -9,6 +9,8 @@ checkers. nbval (`pytest --nbval solutions/`) checks the stored outputs separate
 from __future__ import annotations
 
 import ast
+import asyncio
+import inspect
 import json
 import subprocess
 import sys
@@ -33,6 +35,14 @@ def _private_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     reset_hints()
 
 
+def _run(code: Any, namespace: dict[str, Any], mode: str) -> Any:
+    """exec/eval one compiled piece; top-level ``await`` runs on a fresh loop, like IPython."""
+    result = eval(code, namespace) if mode == "eval" else exec(code, namespace)
+    if inspect.iscoroutine(result):
+        result = asyncio.run(result)
+    return result
+
+
 def run_cells(path: Path) -> list[Any]:
     """Execute a notebook's code cells in one namespace; return each cell's last value."""
     nb = json.loads(path.read_text(encoding="utf-8"))
@@ -44,10 +54,12 @@ def run_cells(path: Path) -> list[Any]:
         source = "".join(cell["source"])
         tree = ast.parse(source, filename=f"{path.name}[{index}]")
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, f"{path.name}[{index}]", "exec"), namespace)
+        flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        _run(compile(tree, f"{path.name}[{index}]", "exec", flags=flags), namespace, "exec")
         if last is not None:
             expr = ast.Expression(last.value)
-            values.append(eval(compile(expr, f"{path.name}[{index}]", "eval"), namespace))
+            code = compile(expr, f"{path.name}[{index}]", "eval", flags=flags)
+            values.append(_run(code, namespace, "eval"))
     return values
 
 
@@ -79,6 +91,8 @@ def test_exercise_runs_top_to_bottom_and_reports_not_implemented(path: Path) -> 
     assert result.status == "not implemented", result.to_text()
     assert "not implemented yet" in result.to_text()
     assert repr(result) == repr(results(run_cells(path))[0]), "output must be deterministic"
+    audit = values[-1]
+    assert type(audit).__name__ == "Leftovers" and audit.clean, audit
 
 
 def test_exercises_are_up_to_date() -> None:

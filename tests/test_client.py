@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -498,3 +499,31 @@ def test_client_cannot_move_between_loops() -> None:
             await client_box[0].connect()
 
     virtual(second)
+
+
+def test_wait_for_after_giving_up_says_what_to_do() -> None:
+    """A client that gave up never reconnects on its own: waiting for ``connected`` must
+    fail at once with the next step, not hang (the seed's "Reconnect" button moment)."""
+    from wslearn.clock import run_virtual
+    from wslearn.simnet import SimNetwork
+
+    async def main() -> str:
+        net = SimNetwork()
+        server = net.serve()
+        client = Client(server.url(), dialer=net.dialer)
+        await client.connect()
+        await client.wait_for("connected")
+        server.stop()
+        await client.wait_for("reconnecting")
+        with contextlib.suppress(ConnectionError):
+            await client.wait_for("connected")  # raised on the transition to disconnected
+        try:
+            await client.wait_for("connected")
+        except ConnectionError as exc:
+            message = str(exc)
+        else:
+            message = ""
+        await client.close()
+        return message
+
+    assert "client.reconnect()" in run_virtual(main)

@@ -198,7 +198,8 @@ def histogram(series: Mapping[str, Sequence[float]] | Sequence[float], *, bin_wi
     named = dict(series) if isinstance(series, Mapping) else {"values": series}
     values = [float(v) for vs in named.values() for v in vs]
     top = stop if stop is not None else (max(values) if values else start + bin_width)
-    bins = max(1, math.ceil((top - start) / bin_width + 1e-9))
+    # - 1e-9: a stop on a bin edge closes the last bin instead of opening an extra one
+    bins = max(1, math.ceil((top - start) / bin_width - 1e-9))
     rows = []
     for name, vs in named.items():
         counts = [0] * bins

@@ -376,6 +376,13 @@ class Client:
             return target
         if self.state is State.CLOSED:
             raise ConnectionError(f"the client is closed; it will never be {target.value}")
+        if (self.state is State.DISCONNECTED and not self._requests and not self.machine.armed
+                and self.machine.socket is None):
+            raise ConnectionError(
+                f"the client is disconnected (it gave up, or never connected) and will not "
+                f"become {target.value} on its own: call `await client.reconnect()` "
+                "(or `connect()`) first"
+            )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         entry = (target, future)

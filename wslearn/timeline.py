@@ -618,12 +618,12 @@ class _Svg:
         states = [e.state for e in self.entries if e.state is not None]
         parts = [
             f"Connection timeline from t=0.0s to t={fmt_seconds(self.last)}s",
-            f"{len(self.attempts)} open attempts ({opened} opened, {failed} failed)",
+            f"{_count(len(self.attempts), 'open attempt')} ({opened} opened, {failed} failed)",
         ]
         if self.pings or self.pongs:
-            parts.append(f"{len(self.pings)} pings, {len(self.pongs)} pongs")
+            parts.append(f"{_count(len(self.pings), 'ping')}, {_count(len(self.pongs), 'pong')}")
         if self.events:
-            parts.append(f"{len(self.events)} events")
+            parts.append(_count(len(self.events), "event"))
         if states:
             parts.append(f"final state {states[-1]}")
         return ": ".join(parts[:2]) + "; " + "; ".join(parts[2:]) + "." if parts[2:] else (
@@ -919,3 +919,8 @@ class _Svg:
                 parts.append(f'<text x="{_n(x + 15)}" y="{_n(y)}">{_esc(text)}</text>')
         parts.append("</g>")
         self.out.append("".join(parts))
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 ping``, ``2 pings``: the SVG's spoken summary should read like a sentence."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -26,12 +26,8 @@ not write progress, ``deadline=`` (seconds) bounds each simulated scenario.
 
 from __future__ import annotations
 
-import html
 import importlib
-import threading
-import time
 import traceback
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ._hints import Hint, reset_hints
@@ -43,11 +39,9 @@ __all__ = [
     "EXERCISES",
     "CheckResult",
     "Hint",
-    "Leftovers",
     "Row",
     "check",
     "hint",
-    "leftovers",
     "reset_hints",
 ]
 
@@ -137,44 +131,3 @@ def hint(name: str) -> Hint:
     """Reveal the next hint for exercise ``name`` (each call shows one more)."""
     return _hint(name)
 
-
-@dataclass(frozen=True)
-class Leftovers:
-    """What wslearn still runs in this kernel: the last cell of every exercise shows it."""
-
-    threads: tuple[str, ...]
-
-    @property
-    def clean(self) -> bool:
-        return not self.threads
-
-    def __repr__(self) -> str:
-        servers = sum(name.startswith("wslearn-server") for name in self.threads)
-        if self.clean:
-            return ("wslearn threads running: 0, in-kernel servers running: 0 "
-                    "-- nothing left behind")
-        names = ", ".join(sorted({name.rsplit("-", 1)[0] for name in self.threads}))
-        return (f"wslearn threads running: {len(self.threads)} ({names}), in-kernel servers "
-                f"running: {servers} -- stop servers and close clients you started")
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(repr(self))
-
-    def _repr_html_(self) -> str:
-        mark = "✓" if self.clean else "✗"
-        return f"<p>{mark} {html.escape(repr(self))}</p>"
-
-
-def leftovers(wait: float = 2.0) -> Leftovers:
-    """The wslearn threads (servers, checkers) still alive, after up to ``wait`` seconds.
-
-    Checkers stop everything they start; a thread that is ending gets ``wait`` seconds
-    to finish, so the answer does not depend on how fast the machine is.
-    """
-    deadline = time.monotonic() + wait
-    while True:
-        names = tuple(sorted(t.name for t in threading.enumerate()
-                             if t.name.startswith("wslearn") and t.is_alive()))
-        if not names or time.monotonic() > deadline:
-            return Leftovers(names)
-        time.sleep(0.05)

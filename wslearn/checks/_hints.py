@@ -37,6 +37,11 @@ COMMON: dict[str, str] = {
     "check cell).",
     "too-many-attempts": "Your code called connect() again and again without stopping: it "
     "needs a wait between attempts (backoff) and, in chapter 04, a maximum.",
+    "wrong-signature": "The checker calls your function or class exactly as the exercise "
+    "cell defines it (same parameters, same names for keyword arguments): keep that "
+    "signature and change only the body.",
+    "checker-error": "The checker itself could not run (the row says why): run the check cell "
+    "again; if it fails the same way, please report it -- your code may well be fine.",
     "returns-early": "Your coroutine returned while it should still be running: it must keep "
     "going until it is cancelled (or, where the exercise says so, until it gives up).",
 }

@@ -31,7 +31,15 @@ from ..clock import VirtualDeadlock, VirtualTimeLimit, VirtualTimeLoop
 from ._hints import hint_for
 from ._net import Lab
 from ._result import CheckResult, Row
-from ._sandbox import PacedIdle, PacedLoop, RunResult, ScenarioStop, describe_exception, run
+from ._sandbox import (
+    PacedIdle,
+    PacedLoop,
+    RunResult,
+    ScenarioStop,
+    describe_exception,
+    learner_frame,
+    run,
+)
 
 __all__ = ["Exercise", "Failed", "Scenario", "Verdict", "run_exercise"]
 
@@ -171,6 +179,12 @@ def _row(name: str, result: RunResult, deadline: float) -> Row:
                   "scheduled and nothing can arrive)", kind="hangs")
     elif isinstance(error, VirtualTimeLimit):
         row = Row(name, "fail", "it never finished: virtual time ran out", kind="hangs")
+    elif isinstance(error, TypeError) and "argument" in str(error):
+        row = Row(name, "fail", f"calling your code failed: {describe_exception(error)} -- "
+                  "keep the signature the exercise gives", kind="wrong-signature")
+    elif learner_frame(error) is None:  # nothing of the learner's on the stack: ours
+        row = Row(name, "fail", "the checker could not run this scenario (not your code): "
+                  + describe_exception(error), kind="checker-error")
     else:
         row = Row(name, "fail", "raised " + describe_exception(error), kind="raises")
     if result.unawaited and row.status in ("pass", "fail"):

@@ -192,6 +192,12 @@ class _World:
         return await self.lab.until(lambda: self.state == state, timeout)
 
 
+def _welcomed(lab: Lab, number: int) -> bool:
+    """Whether connection ``number`` has received its welcome (subscriptions are in place)."""
+    return any(n == number and data is not None and data.get("type") == "welcome"
+               for n, data in lab.frames)
+
+
 def _states(lab: Lab) -> list[str]:
     return [e.text.removeprefix("state: ") for e in lab.entries("state")]
 
@@ -278,7 +284,8 @@ async def restart(lab: Lab | None, cls: Any) -> Verdict:
         await lab.fault("stop", text="server: stop (clients see 1001)")
         await lab.until(lambda: lab.opens >= 2, 60.0)
         await world.wait_state("connected", 5.0)
-        await lab.until(lambda: bool(lab.server.connections), 5.0)
+        newest = lab.connections[-1].number if lab.connections else 0
+        await lab.until(lambda: _welcomed(lab, newest), 5.0)  # then the server has subscribed
         conns = lab.server.connections
         topics = ", ".join(conns[-1].topics) if conns else "(no connection)"
         refetched = world.fetches(("proposals",)) > fetches
