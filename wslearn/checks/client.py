@@ -198,10 +198,6 @@ def _welcomed(lab: Lab, number: int) -> bool:
                for n, data in lab.frames)
 
 
-def _states(lab: Lab) -> list[str]:
-    return [e.text.removeprefix("state: ") for e in lab.entries("state")]
-
-
 EXPECTED_NORMAL = """\
 t=   0.0s  state: connecting
 t=   0.0s  connect #1 open
