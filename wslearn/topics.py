@@ -132,10 +132,10 @@ def topic_app() -> App:
         except ProtocolError as exc:
             await websocket.close(POLICY_VIOLATION, exc.detail)  # browsers can read it
             return
-        # Queue the welcome and subscribe with no await in between: once a client has
-        # read "welcome", every later publish reaches it (none can slip in between).
-        websocket.send_nowait(encode({"type": "welcome", "topics": topics}))
+        # Subscribe, then queue the welcome, with no await in between: once a client has
+        # read "welcome", the server lists its topics and every later publish reaches it.
         hub.connect(websocket, topics)
+        websocket.send_nowait(encode({"type": "welcome", "topics": topics}))
         try:
             while True:
                 try:

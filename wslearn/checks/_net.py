@@ -324,6 +324,24 @@ class Lab:
                     await asyncio.to_thread(time.sleep, 0.02)  # time is held: real wait
         return self.count
 
+    async def poll(self, predicate: Callable[[], bool], real_timeout: float = 1.0) -> bool:
+        """Wait for server-side state that no frame announces (real server: up to
+        ``real_timeout`` seconds of real time, with logical time held still).
+
+        The real server runs in another thread: it may write a frame a moment before it
+        updates what ``server.connections`` reports, so a client can see the frame first.
+        """
+        for _ in range(5):
+            await asyncio.sleep(0)
+        if predicate() or self.mode == "sim":
+            return predicate()
+        assert isinstance(self.loop, PacedLoop)
+        with self.loop.hold():
+            deadline = time.monotonic() + real_timeout
+            while not predicate() and time.monotonic() < deadline:
+                await asyncio.to_thread(time.sleep, 0.01)
+        return predicate()
+
     async def until(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Wait (loop time) until ``predicate()`` holds; False after ``timeout`` seconds."""
         try:

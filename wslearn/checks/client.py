@@ -281,7 +281,13 @@ async def restart(lab: Lab | None, cls: Any) -> Verdict:
         await lab.until(lambda: lab.opens >= 2, 60.0)
         await world.wait_state("connected", 5.0)
         newest = lab.connections[-1].number if lab.connections else 0
-        await lab.until(lambda: _welcomed(lab, newest), 5.0)  # then the server has subscribed
+        await lab.until(lambda: _welcomed(lab, newest), 5.0)
+
+        def subscribed() -> bool:
+            conns = lab.server.connections
+            return bool(conns) and bool(conns[-1].topics)
+
+        await lab.poll(subscribed)
         conns = lab.server.connections
         topics = ", ".join(conns[-1].topics) if conns else "(no connection)"
         refetched = world.fetches(("proposals",)) > fetches
