@@ -68,8 +68,8 @@ HINTS = {
 }
 
 STEPS = [
-    "Start with backoff_delay: attempt 1 -> 1 s, then double, never more than 30: "
-    "`min(30, 2 ** (attempt - 1))`.",
+    "Start with backoff_delay: attempt 1 waits 1 s, attempt 2 waits 2 s, each one doubles, "
+    "and none waits more than 30 s. Which power of 2 is attempt k, and what caps it?",
     "keep_connected is a `while True:` loop around one connection: connect, read every frame "
     "(`async for text in ws: on_message(text)`), and when that ends -- quietly or with a "
     "ConnectionError -- wait, then go round again.",
