@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import nbformat
 from nbformat import NotebookNode
 
 from .build import BuildError, dumps, read_notebook
@@ -107,6 +108,29 @@ def _error_cell(nb: NotebookNode) -> tuple[int | None, str]:
                 detail = " ".join(str(out.get("evalue", "")).split())
                 return index, out.get("ename", "Error") + (f": {detail}" if detail else "")
     return None, ""
+
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _keep_widget_ids(new: NotebookNode, old: NotebookNode) -> None:
+    """Reuse the stored widget model ids where a cell's source is unchanged.
+
+    Every run mints fresh random model ids; nbval ignores them, but they would make each
+    ``make notebooks`` rewrite every notebook that shows a widget, burying real output
+    changes in noise. (The ids point at no saved widget state either way.)
+    """
+    for new_cell, old_cell in zip(new.cells, old.cells, strict=False):
+        if new_cell.get("source") != old_cell.get("source"):
+            continue
+        old_ids = [o["data"][_WIDGET_VIEW].get("model_id") for o in old_cell.get("outputs", [])
+                   if _WIDGET_VIEW in o.get("data", {})]
+        new_views = [o["data"][_WIDGET_VIEW] for o in new_cell.get("outputs", [])
+                     if _WIDGET_VIEW in o.get("data", {})]
+        if len(old_ids) == len(new_views):
+            for view, model_id in zip(new_views, old_ids, strict=True):
+                if model_id:
+                    view["model_id"] = model_id
 
 
 def clean(nb: NotebookNode, *, widget_state: bool = False) -> NotebookNode:
@@ -231,8 +255,10 @@ def _execute_one(
     except (ExecutionFailed, BuildError) as exc:
         out(f"FAILED: {exc}")
         return Executed(path, False, 0, str(exc))
+    old_text = path.read_text(encoding="utf-8")
+    _keep_widget_ids(nb, nbformat.reads(old_text, as_version=4))
     text = dumps(nb)
-    written = path.read_text(encoding="utf-8") != text
+    written = old_text != text
     if written:
         path.write_text(text, encoding="utf-8")
     cells = _code_cells(nb)

@@ -29,9 +29,8 @@ import math
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl, unquote
 
 from websockets.asyncio.server import Server as _WSServer
 from websockets.asyncio.server import ServerConnection
@@ -42,13 +41,12 @@ from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
 from .app import App, WebSocketDisconnect, fit_reason
+from .handle import ConnectionInfo, Listener, ServerHandle
 from .protocol import (
     ABNORMAL_CLOSURE,
     DEFAULT_MAX_SIZE,
     GOING_AWAY,
-    INTERNAL_ERROR,
     POLICY_VIOLATION,
-    SERVICE_RESTART,
     ProtocolError,
     encode,
     validate_topics,
@@ -56,10 +54,7 @@ from .protocol import (
 
 __all__ = ["ConnectionInfo", "Server", "serve"]
 
-logger = logging.getLogger("wslearn.server")
-# A library must not print: without logging configured, errors stay silent rather
-# than landing in whichever notebook cell happens to run (background threads!).
-logger.addHandler(logging.NullHandler())
+logger = logging.getLogger("wslearn.server")  # silent by default: see wslearn.handle
 
 #: How long notebook-side calls wait for the server thread before giving up.
 CALL_TIMEOUT: Final = 10.0
@@ -69,31 +64,12 @@ CLOSE_TIMEOUT: Final = 2.0
 OPEN_TIMEOUT: Final = 45.0
 #: Longest ``wait`` a long poll on ``/api/topics/<topic>`` may ask for (seconds).
 MAX_POLL_WAIT: Final = 30.0
-#: Longest ``delay()`` (seconds); longer would look like a hang, use ``freeze()``.
-MAX_DELAY: Final = 60.0
 #: A client that lets this many bytes pile up unsent is closed (1008): it would
 #: otherwise grow the server's memory without bound.
 MAX_BUFFERED: Final = 4 * 1024 * 1024
-#: Close codes ``drop_all`` may send (1006 means "abort, send nothing").
-_SENDABLE_CODES: Final = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                                    1012, 1013, 1014})
-_DROP_REASONS: Final = {
-    GOING_AWAY: "server going away",
-    INTERNAL_ERROR: "server error (injected by drop_all)",
-    SERVICE_RESTART: "server restarting",
-}
 
 _thread_numbers = itertools.count(1)
 _live_servers: weakref.WeakSet[Server] = weakref.WeakSet()
-
-
-@dataclass(frozen=True)
-class ConnectionInfo:
-    """One open connection as the server sees it (ids are 1, 2, 3 ... per server)."""
-
-    id: int
-    path: str
-    topics: tuple[str, ...] = ()
 
 
 class _NotRunning(Exception):
@@ -227,10 +203,9 @@ class _SocketChannel:
             await asyncio.gather(flusher, return_exceptions=True)
 
 
-Listener = Callable[[str, dict[str, Any]], None]
 
 
-class Server:
+class Server(ServerHandle):
     """A handle on one in-kernel websocket server (see ``serve()``).
 
     The handle lives in the notebook thread; the sockets live in the server thread.
@@ -375,47 +350,12 @@ class Server:
             if getattr(self.app.state, "_wslearn_server", None) is self:
                 self.app.state._wslearn_server = None
 
-    def restart(self) -> Server:
-        """Stop (clients see 1012 "service restart") and start again on the same port."""
-        self.stop(code=SERVICE_RESTART, reason="server restarting")
-        return self.start()
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        if not self.running:
-            return "<Server stopped>"
-        faults = [
-            name for name, on in (("frozen", self._frozen), ("refusing", self._refusing),
-                                  (f"delay {self._delay:g} s", self._delay > 0)) if on
-        ]
-        n = self.connection_count
-        state = "running" + (f" ({', '.join(faults)})" if faults else "")
-        return f"<Server {state}, {n} connection{'' if n == 1 else 's'}>"
-
     # -- addresses -------------------------------------------------------------
 
     def _authority(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         host = "[::1]" if host == "::" else f"[{host}]" if ":" in host else host
         return f"{host}:{self.port}"
-
-    def url(self, path: str = "/ws", topics: str | Iterable[str] | None = None) -> str:
-        """``ws://127.0.0.1:PORT/ws?topics=a,b`` (topics are not validated here, so a
-        lesson can build a bad URL on purpose; the server answers it with 1008)."""
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
-        if isinstance(topics, str):
-            topics = [topics]
-        query = ""
-        if topics is not None:
-            names = [quote(str(t), safe="") for t in topics]
-            query = "?topics=" + ",".join(names) if names else ""
-        return f"ws://{self._authority()}{path}{query}"
 
     def http_url(self, path: str = "/") -> str:
         """``http://127.0.0.1:PORT/`` -- the browser lab and ``/api/topics/<topic>``."""
@@ -446,74 +386,9 @@ class Server:
         subs = hub.subscriptions() if hub is not None else {}
         return [ConnectionInfo(c.id, c.path, subs.get(c.id, ())) for c in channels]
 
-    @property
-    def frozen(self) -> bool:
-        return self._frozen
-
-    @property
-    def refusing(self) -> bool:
-        return self._refusing
-
-    @property
-    def current_delay(self) -> float:
-        return self._delay
-
-    async def until(self, predicate: Callable[[Server], bool], timeout: float = 5.0,
-                    what: str = "the condition") -> Server:
-        """Wait (without blocking the caller's event loop) until ``predicate(server)`` holds.
-
-        Counts are updated on the server thread a moment after a client sees its own
-        side change, so a notebook that prints a count right after an action races with
-        that thread. Awaiting the condition first makes the printed value deterministic.
-        Raises ``TimeoutError`` naming ``what`` after ``timeout`` seconds.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate(self):
-            if loop.time() >= deadline:
-                raise TimeoutError(f"server: {what} did not happen within {timeout:g} s")
-            await asyncio.sleep(0.01)
-        return self
-
-    async def wait_for_connections(self, n: int, timeout: float = 5.0) -> int:
-        """Wait until exactly ``n`` connections are open; return ``n``.
-
-        ``await server.wait_for_connections(0)`` after closing clients is the cleanup
-        lesson's measurement: it returns as soon as the server has let go of all of them.
-        """
-        await self.until(lambda s: s.connection_count == n, timeout,
-                         what=f"{n} open connection{'' if n == 1 else 's'}")
-        return n
-
     def reset_counters(self) -> None:
         """Zero ``handshake_attempts``, ``http_requests`` and ``http_bytes_sent``."""
         self.handshake_attempts = self.http_requests = self.http_bytes_sent = 0
-
-    def add_listener(self, fn: Listener) -> Listener:
-        """Call ``fn(event, info)`` on the server thread for every server event.
-
-        Events: ``start``, ``stop``, ``handshake``, ``refused``, ``connect``,
-        ``disconnect``, ``http``, ``publish``, ``fault``. ``fn`` must be quick, must
-        not print, and must not call ``stop()``/``drop_all()`` (they would wait on
-        the very thread that runs ``fn``). Returns ``fn``, so it works as a decorator.
-        """
-        if not callable(fn):
-            raise TypeError(f"listener must be callable as fn(event, info), got {fn!r}")
-        self._listeners.append(fn)
-        return fn
-
-    def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
-    def _emit(self, event: str, **info: Any) -> None:
-        if not self._listeners:
-            return
-        for fn in list(self._listeners):
-            try:
-                fn(event, info)
-            except Exception:
-                logger.error("server listener %r failed on %r", fn, event, exc_info=True)
 
     # -- publishing --------------------------------------------------------------
 
@@ -555,14 +430,7 @@ class Server:
         pulled cable); 1001, 1011, 1012 ... close cleanly with that code. Returns
         once the server has let go of them, so ``connection_count`` is 0 then.
         """
-        if not isinstance(code, int) or (code != ABNORMAL_CLOSURE and code not in _SENDABLE_CODES
-                                         and not 3000 <= code <= 4999):
-            raise ValueError(
-                f"drop_all(code={code!r}): use 1006 (abort, no close frame) or a close code "
-                "that can be sent, such as 1001, 1011, 1012 or 3000-4999"
-            )
-        if reason is None:
-            reason = _DROP_REASONS.get(code, "dropped by server")
+        reason = self._drop_reason(code, reason)
         return self._run(self._drop_all(code, reason, _close_wait_for_caller()), "drop_all()")
 
     async def _drop_all(self, code: int, reason: str,
@@ -628,13 +496,7 @@ class Server:
 
     def delay(self, seconds: float) -> None:
         """Send every outgoing frame ``seconds`` late (0 turns it off)."""
-        if (not isinstance(seconds, int | float) or isinstance(seconds, bool)
-                or not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY):
-            raise ValueError(
-                f"delay(seconds) takes 0..{MAX_DELAY:g} seconds, got {seconds!r}; "
-                "use freeze() for a server that never answers"
-            )
-        self._call(self._set_delay, float(seconds), name="delay()")
+        self._call(self._set_delay, self._delay_seconds(seconds), name="delay()")
 
     def _set_delay(self, seconds: float) -> None:
         self._delay = seconds

@@ -35,21 +35,18 @@ import collections
 import contextlib
 import itertools
 import logging
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from .app import App, WebSocketDisconnect, fit_reason
+from .handle import ConnectionInfo, Listener, ServerHandle
 from .protocol import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
-    INTERNAL_ERROR,
     NORMAL_CLOSURE,
-    SERVICE_RESTART,
     validate_topics,
 )
-from .server import ConnectionInfo
 from .transport import ConnectFailed, ConnectionLost, Transport
 
 __all__ = ["SimNetwork", "SimServer"]
@@ -58,16 +55,6 @@ logger = logging.getLogger("wslearn.server")
 
 #: Same as the real server: how long a close may take before handlers are cancelled.
 CLOSE_TIMEOUT: Final = 2.0
-MAX_DELAY: Final = 60.0
-_SENDABLE_CODES: Final = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                                    1012, 1013, 1014})
-_DROP_REASONS: Final = {
-    GOING_AWAY: "server going away",
-    INTERNAL_ERROR: "server error (injected by drop_all)",
-    SERVICE_RESTART: "server restarting",
-}
-
-Listener = Callable[[str, dict[str, Any]], None]
 
 
 class _End:
@@ -242,7 +229,7 @@ class _SimTransport:
         return "<SimTransport>"
 
 
-class SimServer:
+class SimServer(ServerHandle):
     """The course's topic server on the in-memory network (see the module docstring)."""
 
     def __init__(self, app: App | None = None, *, network: SimNetwork | None = None,
@@ -293,39 +280,10 @@ class SimServer:
             self._let_go(link, code, fit_reason(reason))
         self._emit("stop")
 
-    def restart(self) -> SimServer:
-        """Stop (clients see 1012 "server restarting") and start again."""
-        self.stop(code=SERVICE_RESTART, reason="server restarting")
-        return self.start()
-
-    def __enter__(self) -> SimServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        if not self._running:
-            return "<SimServer stopped>"
-        faults = [name for name, on in (("frozen", self._frozen), ("refusing", self._refusing),
-                                        (f"delay {self._delay:g} s", self._delay > 0)) if on]
-        n = self.connection_count
-        state = "running" + (f" ({', '.join(faults)})" if faults else "")
-        return f"<SimServer {state}, {n} connection{'' if n == 1 else 's'}>"
-
     # -- addresses -------------------------------------------------------------------
 
-    def url(self, path: str = "/ws", topics: str | Iterable[str] | None = None) -> str:
-        """``ws://sim/ws?topics=a,b`` (dial it with ``network.dialer``)."""
-        if not path.startswith("/"):
-            raise ValueError(f"path must start with '/', got {path!r}")
-        if isinstance(topics, str):
-            topics = [topics]
-        query = ""
-        if topics is not None:
-            names = [quote(str(t), safe="") for t in topics]
-            query = "?topics=" + ",".join(names) if names else ""
-        return f"ws://{self.host}{path}{query}"
+    def _authority(self) -> str:
+        return self.host  # ``ws://sim/ws?topics=a,b``: dial it with ``network.dialer``
 
     @property
     def dialer(self) -> Callable[[str], Any]:
@@ -347,38 +305,8 @@ class SimServer:
             for link in sorted(self._links.values(), key=lambda lk: lk.id)
         ]
 
-    @property
-    def frozen(self) -> bool:
-        return self._frozen
-
-    @property
-    def refusing(self) -> bool:
-        return self._refusing
-
-    @property
-    def current_delay(self) -> float:
-        return self._delay
-
     def reset_counters(self) -> None:
         self.handshake_attempts = 0
-
-    def add_listener(self, fn: Listener) -> Listener:
-        """Call ``fn(event, info)`` for every server event (same names as ``Server``)."""
-        if not callable(fn):
-            raise TypeError(f"listener must be callable as fn(event, info), got {fn!r}")
-        self._listeners.append(fn)
-        return fn
-
-    def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
-
-    def _emit(self, event: str, **info: Any) -> None:
-        for fn in list(self._listeners):
-            try:
-                fn(event, info)
-            except Exception:
-                logger.error("sim server listener %r failed on %r", fn, event, exc_info=True)
 
     # -- publishing --------------------------------------------------------------------
 
@@ -401,14 +329,7 @@ class SimServer:
 
     def drop_all(self, code: int = ABNORMAL_CLOSURE, reason: str | None = None) -> int:
         """Drop every connection (1006: abort, no close frame); returns how many."""
-        if not isinstance(code, int) or (code != ABNORMAL_CLOSURE and code not in _SENDABLE_CODES
-                                         and not 3000 <= code <= 4999):
-            raise ValueError(
-                f"drop_all(code={code!r}): use 1006 (abort, no close frame) or a close code "
-                "that can be sent, such as 1001, 1011, 1012 or 3000-4999"
-            )
-        if reason is None:
-            reason = _DROP_REASONS.get(code, "dropped by server")
+        reason = self._drop_reason(code, reason)
         if code == ABNORMAL_CLOSURE:
             reason = ""
         links = list(self._links.values())
@@ -450,13 +371,7 @@ class SimServer:
 
     def delay(self, seconds: float) -> None:
         """Send every outgoing frame ``seconds`` late (0 turns it off)."""
-        if (not isinstance(seconds, int | float) or isinstance(seconds, bool)
-                or not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY):
-            raise ValueError(
-                f"delay(seconds) takes 0..{MAX_DELAY:g} seconds, got {seconds!r}; "
-                "use freeze() for a server that never answers"
-            )
-        self._delay = float(seconds)
+        self._delay = self._delay_seconds(seconds)
         self._emit("fault", fault="delay", seconds=self._delay)
 
     # -- the "network" side ------------------------------------------------------------
