@@ -34,12 +34,14 @@ import math
 import selectors
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = [
     "Clock",
     "LeakError",
+    "PacedIdle",
+    "PacedLoop",
     "RealClock",
     "SpedUpClock",
     "VirtualClock",
@@ -168,6 +170,25 @@ class LeakError(AssertionError):
     """``run_virtual(strict=True)``: the main coroutine left tasks running."""
 
 
+class _LogicalTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose ``time()`` is logical: it moves only when a timer is due, and
+    then lands exactly on that timer's deadline (no float drift), so timelines read
+    1, 3, 7, 15, 31 s and not 0.9999 s. ``VirtualTimeLoop`` jumps at once;
+    ``PacedLoop`` first waits ``1/speed`` real seconds per logical second for sockets."""
+
+    _now: float = 0.0
+
+    def time(self) -> float:
+        return self._now
+
+    def _jump_target(self, seconds: float) -> float:
+        target = self._now + seconds
+        scheduled = getattr(self, "_scheduled", None)
+        if scheduled:
+            target = max(target, scheduled[0].when())
+        return target
+
+
 class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     """A real selector (for the loop's self-pipe) that jumps time instead of blocking."""
 
@@ -191,7 +212,7 @@ class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
         return []
 
 
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
+class VirtualTimeLoop(_LogicalTimeLoop):
     """An event loop whose ``time()`` is virtual and jumps to the next timer when idle."""
 
     def __init__(self, *, limit: float | None = 3600.0, grace: float = 0.05) -> None:
@@ -214,15 +235,9 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._cleaning_up = value
         self._cleanup_limit = self._now + 60.0
 
-    def time(self) -> float:
-        return self._now
-
     def advance(self, seconds: float) -> None:
         """Move virtual time forward to the next timer (the selector calls this)."""
-        target = self._now + seconds
-        scheduled = getattr(self, "_scheduled", None)
-        if scheduled:
-            target = max(target, scheduled[0].when())  # no float drift: land on the deadline
+        target = self._jump_target(seconds)
         limit = self.limit
         if self.cleaning_up:  # cancelled tasks may still wait a little in their cleanup
             limit = self._cleanup_limit
@@ -248,6 +263,87 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             "(Under virtual time everything must happen inside the loop: real sockets and "
             "threads cannot be waited for.)"
         )
+
+
+# -- the paced loop: real sockets, logical time ----------------------------------------
+
+
+class PacedIdle(RuntimeError):
+    """The paced loop waited ``idle`` real seconds and nothing at all happened."""
+
+
+# -- the paced loop (real sockets, logical time) -------------------------------------
+
+
+class _PacedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """Waits for sockets in real time (scaled by ``speed``) and then jumps logical time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop: PacedLoop | None = None
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self.loop
+        if loop is None or timeout == 0:
+            return super().select(timeout)
+        if loop.held:
+            # Time stands still while the checker waits for the server thread (a fault
+            # being applied): only IO can happen. Poll so the hold is noticed ending.
+            return super().select(0.02 if timeout is not None else 0.05)
+        if timeout is None:
+            ready = super().select(loop.idle)
+            if not ready:
+                raise PacedIdle(
+                    f"nothing happened for {loop.idle:g} s of real time and no timer is "
+                    "pending: the code waits for something that never comes"
+                )
+            return ready
+        target = round(loop.time() + timeout, 9)
+        now = time.monotonic()
+        if target != loop._target:
+            loop._target = target
+            loop._real_deadline = now + timeout / loop.speed
+        ready = super().select(max(0.0, loop._real_deadline - now))
+        if ready:
+            return ready
+        loop.advance(timeout)
+        return []
+
+
+class PacedLoop(_LogicalTimeLoop):
+    """An event loop with *logical* time that waits ``1/speed`` real seconds per second.
+
+    ``time()`` moves only when a timer is due, straight to its deadline (like the virtual
+    loop), after really waiting ``(deadline - now) / speed`` seconds during which sockets
+    can wake the loop. IO therefore happens "between timers" and is stamped with the
+    time of the last timer -- exactly what the in-memory network gives, where IO takes
+    no virtual time. ``held`` (see ``hold()``) stops time entirely.
+    """
+
+    def __init__(self, speed: float = 20.0, *, idle: float = 5.0) -> None:
+        selector = _PacedSelector()
+        super().__init__(selector)
+        selector.loop = self
+        self.speed = float(speed)
+        self.idle = float(idle)
+        self.held = 0
+        self._target: float | None = None
+        self._real_deadline = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self._now = self._jump_target(seconds)
+        self._target = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Stop logical time while the body runs (e.g. waiting for the server thread)."""
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
+            self._target = None
+
 
 
 def _innermost(coro: Any) -> str:

@@ -44,19 +44,18 @@ import contextlib
 import ctypes
 import gc
 import re
-import selectors
 import sys
 import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..clock import VirtualDeadlock, VirtualTimeLimit
+from ..clock import PacedIdle, PacedLoop, VirtualDeadlock, VirtualTimeLimit
 
 __all__ = [
     "Aborted",
@@ -91,91 +90,6 @@ class ScenarioStop(BaseException):
         super().__init__(text)
         self.kind = kind
         self.text = text
-
-
-class PacedIdle(RuntimeError):
-    """The paced loop waited ``idle`` real seconds and nothing at all happened."""
-
-
-# -- the paced loop (real sockets, logical time) -------------------------------------
-
-
-class _PacedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
-    """Waits for sockets in real time (scaled by ``speed``) and then jumps logical time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.loop: PacedLoop | None = None
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        loop = self.loop
-        if loop is None or timeout == 0:
-            return super().select(timeout)
-        if loop.held:
-            # Time stands still while the checker waits for the server thread (a fault
-            # being applied): only IO can happen. Poll so the hold is noticed ending.
-            return super().select(0.02 if timeout is not None else 0.05)
-        if timeout is None:
-            ready = super().select(loop.idle)
-            if not ready:
-                raise PacedIdle(
-                    f"nothing happened for {loop.idle:g} s of real time and no timer is "
-                    "pending: the code waits for something that never comes"
-                )
-            return ready
-        target = round(loop.time() + timeout, 9)
-        now = time.monotonic()
-        if target != loop._target:
-            loop._target = target
-            loop._real_deadline = now + timeout / loop.speed
-        ready = super().select(max(0.0, loop._real_deadline - now))
-        if ready:
-            return ready
-        loop.advance(timeout)
-        return []
-
-
-class PacedLoop(asyncio.SelectorEventLoop):
-    """An event loop with *logical* time that waits ``1/speed`` real seconds per second.
-
-    ``time()`` moves only when a timer is due, straight to its deadline (like the virtual
-    loop), after really waiting ``(deadline - now) / speed`` seconds during which sockets
-    can wake the loop. IO therefore happens "between timers" and is stamped with the
-    time of the last timer -- exactly what the in-memory network gives, where IO takes
-    no virtual time. ``held`` (see ``hold()``) stops time entirely.
-    """
-
-    def __init__(self, speed: float = 20.0, *, idle: float = 5.0) -> None:
-        selector = _PacedSelector()
-        super().__init__(selector)
-        selector.loop = self
-        self.speed = float(speed)
-        self.idle = float(idle)
-        self.held = 0
-        self._now = 0.0
-        self._target: float | None = None
-        self._real_deadline = 0.0
-
-    def time(self) -> float:
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        target = self._now + seconds
-        scheduled = getattr(self, "_scheduled", None)
-        if scheduled:
-            target = max(target, scheduled[0].when())
-        self._now = target
-        self._target = None
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        """Stop logical time while the body runs (e.g. waiting for the server thread)."""
-        self.held += 1
-        try:
-            yield
-        finally:
-            self.held -= 1
-            self._target = None
 
 
 # -- running with bounds -------------------------------------------------------------
