@@ -62,3 +62,32 @@ def test_unknown_way_is_rejected() -> None:
             await run_workload(server, Schedule.demo(), ways=("smoke",))
 
     arun(main())
+
+
+def test_sse_way_is_one_request_sees_everything_and_matches_the_server_counters() -> None:
+    async def main() -> tuple[str, str]:
+        tables = []
+        for _ in range(2):  # a fresh topic each time: the same bytes twice
+            with serve() as server:
+                result = await run_workload(server, Schedule.busy(), ways=("sse", "long-poll"))
+                sse = result["sse"]
+                assert (sse.requests, sse.frames, sse.seen) == (1, 20, 20)
+                assert sse.max_staleness == 0.0 and sse.bytes_down > 0
+                # run_workload's uncounted baseline read saw version 0 of "prices": the same
+                # bytes as a read of the unpublished topic "prizes" (same name length)
+                baseline = (await http_get(server.host, server.port,
+                                           "/api/topics/prizes")).size
+                assert server.http_requests == 1 + 1 + result["long-poll"].requests + 1
+                assert server.http_bytes_sent == (baseline * 2 + sse.bytes_down
+                                                  + result["long-poll"].bytes_down)
+                assert "sse: 20/20 changes seen" in repr(result.picture("sse"))
+                await server.until(lambda s: not s.app.state.hub.subscriptions())
+                tables.append(result.table())
+        return tables[0], tables[1]
+
+    one, two = arun(main())
+    assert one == two
+    rows = {line.split()[0]: line.split() for line in one.splitlines()[2:]}
+    assert list(rows) == ["long-poll", "sse"]
+    assert rows["sse"][1] == "1" and rows["sse"][3] == "20/20"
+    assert int(rows["sse"][2]) < int(rows["long-poll"][2])

@@ -12,6 +12,8 @@ handshake, framing, limits (``max_size`` -> close 1009), close codes. This
 module adds routing, plain HTTP on the same port, observation (connections,
 handshake counts, listeners) and the faults each chapter breaks things with:
 ``drop_all``, ``freeze``/``thaw``, ``refuse``/``accept_again``, ``delay``.
+Server-sent event streams (``sse_url``) need a response that never ends, which
+``websockets`` cannot send, so they get a second small listener on the same loop.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from websockets.asyncio.server import Server as _WSServer
 from websockets.asyncio.server import ServerConnection
@@ -67,6 +69,13 @@ MAX_POLL_WAIT: Final = 30.0
 #: A client that lets this many bytes pile up unsent is closed (1008): it would
 #: otherwise grow the server's memory without bound.
 MAX_BUFFERED: Final = 4 * 1024 * 1024
+#: Server-sent event streams (``GET /api/stream/<topic>`` on ``sse_url``) open at once;
+#: one more is answered 503.
+MAX_SSE_STREAMS: Final = 100
+#: Longest request line + headers an SSE request may send (bytes); longer -> 431.
+MAX_SSE_HEAD: Final = 8 * 1024
+#: How long an SSE client may take to send its request line and headers (seconds).
+SSE_HEAD_TIMEOUT: Final = 10.0
 
 _thread_numbers = itertools.count(1)
 _live_servers: weakref.WeakSet[Server] = weakref.WeakSet()
@@ -204,6 +213,73 @@ class _SocketChannel:
 
 
 
+class _SseStream:
+    """One open ``text/event-stream`` response, subscribed to one topic of the hub.
+
+    To ``TopicHub`` it looks like a websocket (``id``, ``send_nowait``), so it gets the
+    very text every websocket subscriber gets, in publish order, with no event lost in
+    a burst. Like ``_SocketChannel``, events are written at once unless the server is
+    frozen or delayed (or events are already held): then one flusher sends them later.
+    """
+
+    def __init__(self, server: Server, writer: asyncio.StreamWriter, id: int, topic: str):
+        self.server = server
+        self.writer = writer
+        self.id = f"sse-{id}"  # never equal to a websocket's int id in hub.subscriptions()
+        self.topic = topic
+        self.loop = asyncio.get_running_loop()
+        self.ended: asyncio.Future[None] = self.loop.create_future()
+        self._held: collections.deque[tuple[float, bytes]] = collections.deque()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def send_nowait(self, text: str) -> bool:
+        if self.ended.done() or self.writer.transport.is_closing():
+            return False
+        hub = self.server.app.state.hub
+        data = _sse_event(text, hub.version(self.topic))  # publish counted it already
+        server = self.server
+        if self._held or server._frozen or server._delay > 0:
+            self._held.append((self.loop.time() + server._delay, data))
+            if self._flusher is None:
+                self._flusher = self.loop.create_task(self._flush(), name=f"wslearn-{self.id}")
+            return True
+        self._write(data)
+        return True
+
+    def _write(self, data: bytes) -> None:
+        if self.ended.done() or self.writer.transport.is_closing():
+            return
+        self.writer.write(data)
+        self.server.http_bytes_sent += len(data)
+        if self.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
+            _resolve(self.ended, None)  # the client does not read: end its stream
+
+    async def _flush(self) -> None:
+        try:
+            while self._held and not self.ended.done():
+                await self.server._unfrozen()
+                wait = self._held[0][0] - self.loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    continue
+                self._write(self._held.popleft()[1])
+        finally:
+            self._flusher = None
+
+    async def discard(self) -> None:
+        """Drop held events and stop the flusher (the stream is over)."""
+        self._held.clear()
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+
+
+def _sse_event(text: str, version: int) -> bytes:
+    """``id: <version>`` and one ``data:`` line per line of ``text``, then a blank line."""
+    lines = "".join(f"data: {line}\n" for line in text.split("\n"))
+    return f"id: {version}\n{lines}\n".encode()
+
 
 class Server(ServerHandle):
     """A handle on one in-kernel websocket server (see ``serve()``).
@@ -247,6 +323,7 @@ class Server(ServerHandle):
         self.origins: tuple[str, ...] = tuple(origins or ())
         self._requested_port = port
         self._port: int | None = None
+        self._sse_port: int | None = None
 
         # Observation (written by the server thread, read by anyone).
         self.handshake_attempts = 0
@@ -271,6 +348,11 @@ class Server(ServerHandle):
         self._ws_server: _WSServer | None = None
         self._all_conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._sse_server: asyncio.Server | None = None
+        self._sse_tasks: set[asyncio.Task[None]] = set()
+        self._sse_streams: dict[str, _SseStream] = {}
+        self._sse_writers: set[asyncio.StreamWriter] = set()
+        self._next_sse_id = 0
         self._utf8_text: str | None = None
         self._utf8_bytes = b""
         _live_servers.add(self)
@@ -362,6 +444,20 @@ class Server(ServerHandle):
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         return f"http://{self._authority()}{path}"
+
+    @property
+    def sse_port(self) -> int:
+        """The port of the server-sent events listener (its own port; kept across
+        ``start()``): ``websockets`` answers plain HTTP in one piece, it cannot stream."""
+        if self._sse_port is None:
+            raise RuntimeError("the server has not started yet: call server.start()")
+        return self._sse_port
+
+    def sse_url(self, topic: str) -> str:
+        """``http://127.0.0.1:SSE_PORT/api/stream/<topic>``: a ``text/event-stream`` of
+        the topic's events (``new EventSource(url)``). Not validated, like ``url()``."""
+        host = self._authority().rsplit(":", 1)[0]
+        return f"http://{host}:{self.sse_port}/api/stream/{quote(str(topic), safe='')}"
 
     # -- observation -----------------------------------------------------------
 
@@ -637,8 +733,23 @@ class Server(ServerHandle):
             )
             ready.set()
             return
-        self._ws_server = ws_server
         self._port = ws_server.sockets[0].getsockname()[1]
+        sse_port = self._sse_port if self._sse_port is not None else 0
+        try:
+            self._sse_server = await asyncio.start_server(
+                self._sse_connected, self.host, sse_port, limit=MAX_SSE_HEAD)
+        except OSError as exc:
+            ws_server.close()
+            await ws_server.wait_closed()
+            box["error"] = OSError(
+                exc.errno,
+                f"cannot listen for server-sent events on {self.host}:{sse_port} "
+                f"({exc.strerror}): the port is probably taken; stop that server first",
+            )
+            ready.set()
+            return
+        self._sse_port = self._sse_server.sockets[0].getsockname()[1]
+        self._ws_server = ws_server
         self._loop = loop
         ready.set()
         self._emit("start")
@@ -657,6 +768,7 @@ class Server(ServerHandle):
             channel._held.clear()
         for conn in list(self._all_conns):
             conn.close_timeout = close_wait
+        await self._close_sse()
         ws_server.close(code=code, reason=fit_reason(reason))
         try:
             await asyncio.wait_for(ws_server.wait_closed(), CLOSE_TIMEOUT + 1)
@@ -756,7 +868,9 @@ class Server(ServerHandle):
                 response = _response(200, page[0], page[1])
             else:
                 hint = (" (a websocket endpoint: connect with ws://)"
-                        if path in self.app.routes else "")
+                        if path in self.app.routes else
+                        " (server-sent events have their own port: server.sse_url(topic))"
+                        if path.startswith("/api/stream/") else "")
                 response = conn.respond(http.HTTPStatus.NOT_FOUND, f"not found: {path}{hint}\n")
         self._emit("http", path=path, status=response.status_code)
         return response
@@ -788,6 +902,145 @@ class Server(ServerHandle):
                 if self._stop_future.done():
                     break
         return 200, {"topic": topic, "version": hub.version(topic), "last": hub.last(topic)}
+
+    # -- server-sent events (their own listener, same loop) -----------------------------
+
+    def _sse_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """``asyncio.start_server``'s callback: serve the request in a task this server
+        owns, so that ``stop()`` can end it (and a cancelled task logs nothing)."""
+        stop = self._stop_future
+        if len(self._sse_tasks) >= 2 * MAX_SSE_STREAMS or stop is None or stop.done():
+            writer.transport.abort()
+            return
+        self._next_sse_id += 1
+        task = asyncio.get_running_loop().create_task(
+            self._sse_client(reader, writer, self._next_sse_id),
+            name=f"wslearn-sse-{self._next_sse_id}")
+        self._sse_tasks.add(task)
+        task.add_done_callback(self._sse_tasks.discard)
+
+    async def _sse_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                          id: int) -> None:
+        self._sse_writers.add(writer)
+        try:
+            await self._sse_request(reader, writer, id)
+        except ConnectionError:
+            pass  # the client went away mid-request
+        except Exception:  # never print from the server thread: log
+            logger.error("server-sent events request failed", exc_info=True)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
+            writer.transport.abort()  # no-op once closed; else a client that does not read
+            self._sse_writers.discard(writer)
+
+    async def _sse_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           id: int) -> None:
+        """``GET /api/stream/<topic>``: a ``text/event-stream`` until either side leaves."""
+        try:
+            async with asyncio.timeout(SSE_HEAD_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.LimitOverrunError:
+            return self._sse_error(writer, "", 431, "too-large", "the request line and headers "
+                                   f"must fit in {MAX_SSE_HEAD} bytes")
+        except (asyncio.IncompleteReadError, TimeoutError):
+            return None  # no complete request: nothing to answer
+        lines = head.decode("latin-1").split("\r\n")
+        request_line = lines[0].split(" ")
+        fields = [line.partition(":") for line in lines[1:] if line]
+        if (len(request_line) != 3 or not request_line[2].startswith("HTTP/1.")
+                or any(not sep for _, sep, _ in fields)):
+            return self._sse_error(writer, "", 400, "bad-request", "not an HTTP/1.1 request")
+        method, target, _ = request_line
+        path = target.partition("?")[0]
+        await self._unfrozen()  # a frozen server answers nothing, like the websocket port
+        if method != "GET":
+            return self._sse_error(writer, path, 405, "bad-method",
+                                   f"{method} is not allowed: streams are GET only")
+        origins = [value.strip() for name, _, value in fields if name.strip().lower() == "origin"]
+        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None):
+            return self._sse_error(writer, path, 403, "bad-origin",
+                                   f"origin {', '.join(origins)} is not allowed; pass "
+                                   "serve(origins=[...]) to allow it")
+        hub = getattr(self.app.state, "hub", None)
+        if not path.startswith("/api/stream/") or hub is None:
+            return self._sse_error(writer, path, 404, "not-found",
+                                   f"no stream at {path}; use /api/stream/<topic> "
+                                   "(served for apps with a topic hub)")
+        topic = unquote(path[len("/api/stream/"):])
+        try:
+            validate_topics([topic])
+        except ProtocolError as exc:
+            return self._sse_error(writer, path, 400, exc.code, exc.detail)
+        if len(self._sse_streams) >= MAX_SSE_STREAMS:
+            return self._sse_error(writer, path, 503, "too-many-streams",
+                                   f"{MAX_SSE_STREAMS} streams are open; close one first")
+        stream = _SseStream(self, writer, id, topic)
+        self._sse_streams[stream.id] = stream
+        # Subscribe, then write the head, with no await in between (as the websocket side
+        # does with "welcome"): once a client has read the head, every publish reaches it.
+        hub.connect(stream, [topic])
+        cors = [("Access-Control-Allow-Origin", origins[0]), ("Vary", "Origin")] if origins else []
+        self._sse_write_head(writer, path, 200, "text/event-stream", b"", [
+            ("Cache-Control", "no-cache"), *cors])
+        eof = asyncio.get_running_loop().create_task(_until_eof(reader))
+        try:
+            await asyncio.wait({eof, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hub.disconnect(stream)
+            self._sse_streams.pop(stream.id, None)
+            _resolve(stream.ended, None)
+            await stream.discard()
+            eof.cancel()
+            await asyncio.gather(eof, return_exceptions=True)
+        return None
+
+    def _sse_error(self, writer: asyncio.StreamWriter, path: str, status: int, error: str,
+                   detail: str) -> None:
+        body = encode({"type": "error", "error": error, "detail": detail}).encode()
+        extra = [("Allow", "GET")] if status == 405 else []
+        self._sse_write_head(writer, path, status, "application/json", body,
+                             [("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
+                              *extra])
+
+    def _sse_write_head(self, writer: asyncio.StreamWriter, path: str, status: int,
+                        content_type: str, body: bytes, extra: list[tuple[str, str]]) -> None:
+        headers = Headers([
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Server", "wslearn"),
+            ("Connection", "close"),
+            ("Content-Type", content_type),
+            *extra,
+        ])
+        data = Response(status, http.HTTPStatus(status).phrase, headers, body).serialize()
+        writer.write(data)
+        self.http_requests += 1
+        self.http_bytes_sent += len(data)
+        self._emit("http", path=path, status=status)
+
+    async def _close_sse(self) -> None:
+        """End every stream and request of the SSE listener, and close it (on ``stop()``)."""
+        sse_server, self._sse_server = self._sse_server, None
+        if sse_server is None:
+            return
+        sse_server.close()
+        tasks = list(self._sse_tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=0.5)
+        for writer in list(self._sse_writers):  # clients that do not read: abort
+            writer.transport.abort()
+        if self._sse_tasks:
+            await asyncio.wait(list(self._sse_tasks), timeout=1.0)
+        await sse_server.wait_closed()
+
+
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    """Read (and drop) what an SSE client sends until it closes its side."""
+    while await reader.read(4096):
+        pass
 
 
 def _number(params: dict[str, str], name: str, kind: type, low: float, high: float) -> Any:

@@ -1,12 +1,14 @@
-"""Polling vs long polling vs push, on one workload, with real traffic on a logical schedule.
+"""Polling vs long polling vs SSE vs push, on one workload, with real traffic on a logical
+schedule.
 
-Chapters 00 and 10 compare three ways a client can learn about changes on the server:
+Chapters 00 and 10 compare the ways a client can learn about changes on the server:
 
 * **polling** -- ``GET /api/topics/<topic>`` every ``poll_every`` seconds (what a
   ``refetchInterval`` does);
 * **long polling** -- ``GET /api/topics/<topic>?after=N&wait=S``: the server holds the
-  request until something newer than version ``N`` exists (the SSE-style stream of
-  chapter 10: one open HTTP request waiting for the next change);
+  request until something newer than version ``N`` exists, then the client asks again;
+* **sse** -- one ``GET /api/stream/<topic>`` (``server.sse_url``) that stays open: a
+  server-sent event stream (``text/event-stream``), one ``data:`` event per change;
 * **push** -- one WebSocket subscribed to the topic; the server sends each event.
 
 Everything is real -- the in-kernel server, real HTTP requests, a real WebSocket --
@@ -49,8 +51,8 @@ STEP_TIMEOUT: Final = 10.0
 #: The ``wait`` of a long poll (seconds; the server allows up to 30).
 LONG_POLL_WAIT: Final = 30.0
 
-Way = Literal["polling", "long-poll", "push"]
-WAYS: Final[tuple[Way, ...]] = ("polling", "long-poll", "push")
+Way = Literal["polling", "long-poll", "sse", "push"]
+WAYS: Final[tuple[Way, ...]] = ("polling", "long-poll", "sse", "push")
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,9 @@ class WayResult:
 
     way: Way
     observations: list[Observation] = field(default_factory=list)
-    requests: int = 0  #: HTTP requests (polling, long-poll) or WebSocket handshakes (push)
+    requests: int = 0  #: HTTP requests (polling, long-poll, sse) or WebSocket handshakes (push)
     bytes_down: int = 0  #: bytes the server sent to this client
-    frames: int = 0  #: WebSocket event frames (push only)
+    frames: int = 0  #: WebSocket event frames (push) or server-sent events (sse)
 
     @property
     def seen(self) -> int:
@@ -289,8 +291,9 @@ async def run_workload(server: Any, schedule: Schedule,
                        ways: tuple[str, ...] = WAYS) -> WorkloadResult:
     """Play ``schedule`` against ``server`` with the chosen ways, step by step.
 
-    * publish step: ``server.publish(...)``; the push client receives the frame; the
-      pending long poll returns and is re-issued (and we wait until the server holds it).
+    * publish step: ``server.publish(...)``; the push client receives the frame, the SSE
+      client the event; the pending long poll returns and is re-issued (and we wait
+      until the server holds it).
     * poll step: one ``GET /api/topics/<topic>``.
 
     The server must serve ``topic_app()`` and nobody else may publish to the topic or
@@ -308,6 +311,7 @@ async def run_workload(server: Any, schedule: Schedule,
     requests_issued = server.http_requests
 
     ws = None
+    sse: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     long_poll: asyncio.Task[HttpReply] | None = None
 
     async def start_long_poll(after: int) -> asyncio.Task[HttpReply]:
@@ -329,6 +333,18 @@ async def run_workload(server: Any, schedule: Schedule,
             results["push"].bytes_down = len(ws.response.serialize())
             welcome = await asyncio.wait_for(ws.recv(), STEP_TIMEOUT)
             results["push"].bytes_down += _frame_size(welcome)
+        if "sse" in results:
+            sse = await asyncio.wait_for(asyncio.open_connection(host, server.sse_port),
+                                         STEP_TIMEOUT)
+            sse[1].write(f"GET /api/stream/{topic} HTTP/1.1\r\nHost: {host}\r\n"
+                         "Accept: text/event-stream\r\n\r\n".encode())
+            # the server subscribes the stream before it writes this head
+            head = await asyncio.wait_for(sse[0].readuntil(b"\r\n\r\n"), STEP_TIMEOUT)
+            if int(head.split(b" ", 2)[1]) != 200:
+                raise RuntimeError(f"the SSE stream was refused: {head.splitlines()[0]!r}")
+            requests_issued += 1
+            results["sse"].requests = 1
+            results["sse"].bytes_down = len(head)
         if "long-poll" in results:
             long_poll = await start_long_poll(first)
         for t, kind, i in schedule.steps():
@@ -340,6 +356,12 @@ async def run_workload(server: Any, schedule: Schedule,
                     results["push"].frames += 1
                     results["push"].bytes_down += _frame_size(text)
                     learned["push"].setdefault(got, (t, True))
+                if sse is not None:
+                    raw = await asyncio.wait_for(sse[0].readuntil(b"\n\n"), STEP_TIMEOUT)
+                    data = _sse_data(raw)
+                    results["sse"].frames += 1
+                    results["sse"].bytes_down += len(raw)
+                    learned["sse"].setdefault(data["id"], (t, True))
                 if long_poll is not None:
                     reply = await asyncio.wait_for(long_poll, LONG_POLL_WAIT + STEP_TIMEOUT)
                     long_poll = None
@@ -363,6 +385,10 @@ async def run_workload(server: Any, schedule: Schedule,
             await asyncio.gather(long_poll, return_exceptions=True)
         if ws is not None:
             await ws.close()
+        if sse is not None:
+            sse[1].close()
+            with contextlib.suppress(OSError):
+                await sse[1].wait_closed()
     for way, result in results.items():
         for i, published in enumerate(schedule.events):
             when, saw = learned[way].get(i, (None, False))
@@ -379,6 +405,13 @@ def _learn(seen: dict[int, tuple[float, bool]], data: dict[str, Any], first: int
     for i in range(version):
         if i not in seen:
             seen[i] = (t, i == last)
+
+
+def _sse_data(raw: bytes) -> Any:
+    """The JSON of one server-sent event (its ``data:`` lines, joined)."""
+    lines = raw.decode().split("\n")
+    return json.loads("\n".join(line[len("data: "):] for line in lines
+                                if line.startswith("data: ")))
 
 
 def _frame_size(text: str | bytes) -> int:
