@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "histogram": "wslearn.charts",
     # course tooling
     "leftovers": "wslearn.audit",
+    "until": "wslearn.waiting",
     "check": "wslearn.checks",
     "hint": "wslearn.checks",
 }

@@ -9,7 +9,6 @@ is all the two subclasses implement.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from typing import Any, Final, Self
 from urllib.parse import quote
 
 from .protocol import ABNORMAL_CLOSURE, GOING_AWAY, INTERNAL_ERROR, SERVICE_RESTART
+from .waiting import until
 
 __all__ = ["ConnectionInfo", "Listener", "ServerHandle"]
 
@@ -146,12 +146,7 @@ class ServerHandle:
         the server. Awaiting the condition first makes the printed value deterministic.
         Raises ``TimeoutError`` naming ``what`` after ``timeout`` seconds.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not predicate(self):
-            if loop.time() >= deadline:
-                raise TimeoutError(f"server: {what} did not happen within {timeout:g} s")
-            await asyncio.sleep(0.01)
+        await until(lambda: predicate(self), timeout, what=f"server: {what}")
         return self
 
     async def wait_for_connections(self, n: int, timeout: float = 5.0) -> int:

@@ -16,23 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 
 from ..clock import Clock, default_clock
 from ..timeline import Entry, Timeline
 from ..transport import ConnectFailed, ConnectionLost, Dialer, Transport, websocket_dialer
+from ..waiting import until  # re-exported: chapters 03-05 import it from here
 
 __all__ = ["OneShotSocket", "seed_keep_connected", "until"]
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    """Return as soon as ``predicate()`` is true; ``TimeoutError`` after ``timeout`` real s."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() >= deadline:
-            raise TimeoutError(f"condition not met within {timeout:g} s: {what or predicate}")
-        await asyncio.sleep(0.005)
 
 
 class OneShotSocket:

@@ -202,14 +202,7 @@ class ServerControls(LiveWidget, w.VBox):
         sees it open: wait for this before printing a ``summary()`` that a notebook
         stores. ``timeout`` is in real seconds; raises ``TimeoutError``.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.server.connection_count != n:
-            if loop.time() > deadline:
-                raise TimeoutError(
-                    f"the server has {self.server.connection_count} connections, not {n}"
-                )
-            await asyncio.sleep(0.01)
+        await self.server.wait_for_connections(n, timeout)
         self.refresh()
         return n
 
