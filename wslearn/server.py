@@ -982,8 +982,8 @@ class Server(ServerHandle):
         # does with "welcome"): once a client has read the head, every publish reaches it.
         hub.connect(stream, [topic])
         cors = [("Access-Control-Allow-Origin", origins[0]), ("Vary", "Origin")] if origins else []
-        self._sse_write_head(writer, path, 200, "text/event-stream", b"", [
-            ("Cache-Control", "no-cache"), *cors])
+        self._sse_write(writer, path, _response(200, "text/event-stream", b"", extra=cors,
+                                                streaming=True))
         eof = asyncio.get_running_loop().create_task(_until_eof(reader))
         try:
             await asyncio.wait({eof, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
@@ -1000,20 +1000,17 @@ class Server(ServerHandle):
                    detail: str) -> None:
         body = encode({"type": "error", "error": error, "detail": detail}).encode()
         extra = [("Allow", "GET")] if status == 405 else []
-        self._sse_write_head(writer, path, status, "application/json", body,
-                             [("Content-Length", str(len(body))), ("Cache-Control", "no-store"),
-                              *extra])
+        self._sse_write(writer, path, _response(status, "application/json", body, extra=extra))
 
-    def _sse_write_head(self, writer: asyncio.StreamWriter, path: str, status: int,
-                        content_type: str, body: bytes, extra: list[tuple[str, str]]) -> None:
-        headers = Headers([
-            ("Date", email.utils.formatdate(usegmt=True)),
-            ("Server", "wslearn"),
-            ("Connection", "close"),
-            ("Content-Type", content_type),
-            *extra,
-        ])
-        data = Response(status, http.HTTPStatus(status).phrase, headers, body).serialize()
+    def _sse_write(self, writer: asyncio.StreamWriter, path: str, response: Response) -> None:
+        """Write a response head (and body) on the SSE listener, counted like the others.
+
+        That listener is plain asyncio, so the ``Server`` header that ``websockets`` adds on
+        the main port is added here.
+        """
+        response.headers["Server"] = "wslearn"
+        data = response.serialize()
+        status = response.status_code
         writer.write(data)
         self.http_requests += 1
         self.http_bytes_sent += len(data)
@@ -1056,13 +1053,19 @@ def _number(params: dict[str, str], name: str, kind: type, low: float, high: flo
     return value
 
 
-def _response(status: int, content_type: str, body: bytes) -> Response:
+def _response(status: int, content_type: str, body: bytes, *,
+              extra: list[tuple[str, str]] | None = None, streaming: bool = False) -> Response:
+    """One HTTP response (the connection closes after it). ``streaming``: an event stream
+    whose length is unknown, so no ``Content-Length``, and ``no-cache`` rather than
+    ``no-store`` (EventSource's convention)."""
+    length = [] if streaming else [("Content-Length", str(len(body)))]
     headers = Headers([
         ("Date", email.utils.formatdate(usegmt=True)),
         ("Connection", "close"),
-        ("Content-Length", str(len(body))),
+        *length,
         ("Content-Type", content_type),
-        ("Cache-Control", "no-store"),
+        ("Cache-Control", "no-cache" if streaming else "no-store"),
+        *(extra or []),
     ])
     return Response(status, http.HTTPStatus(status).phrase, headers, body)
 
