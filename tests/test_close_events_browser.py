@@ -1,0 +1,116 @@
+"""What a browser's ``WebSocket`` reports when the *server* ends the connection (issue 17).
+
+Chapter 01 states: a server that closes with a close frame (1011 after an exception in
+its endpoint, or any other code) gives the page a ``close`` event with ``wasClean ===
+true`` and **no** ``error`` event; only a connection that fails without a close frame
+(TCP reset: 1006) fires ``error`` first and then ``close`` with ``wasClean === false``.
+That is the WHATWG WebSockets standard ("fail the WebSocket connection" is the only path
+that fires ``error``); these tests show it in Debian's chromium against the real
+in-kernel server, so the chapter's sentence is a demonstration, not a quote.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_support import WAIT_MS, Browser, require_chromium
+
+import wslearn
+from wslearn import App, WebSocket
+
+#: Open one socket to ``path`` on the page's own host; record its events in ``window.__events``.
+OPEN_AND_RECORD = """(path) => {
+  const url = new URL(path, location.href)
+  url.protocol = 'ws:'
+  const events = window.__events = []
+  const ws = window.__ws = new WebSocket(url)
+  ws.onopen = () => events.push({ type: 'open' })
+  ws.onmessage = (e) => events.push({ type: 'message', data: e.data })
+  ws.onerror = () => events.push({ type: 'error' })
+  ws.onclose = (e) => events.push({ type: 'close', code: e.code, reason: e.reason,
+                                    wasClean: e.wasClean })
+}"""
+
+OPENED = "() => window.__events.some((e) => e.type === 'open')"
+
+CLOSED = "() => window.__events.some((e) => e.type === 'close')"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = Browser(require_chromium())
+    yield driver
+    driver.close()
+
+
+def _events_until_close(browser, server, act, path="/ws"):
+    """Open a socket from a page of ``server``'s own origin, run ``act()``, return the events."""
+    page = browser.new_page()
+    try:
+        # any page the server serves makes its origin the page's origin (Origin check passes)
+        page.goto(server.url("/style.css").replace("ws://", "http://", 1))
+        page.evaluate(OPEN_AND_RECORD, path)
+        page.wait_for_function(OPENED, timeout=WAIT_MS)
+        act(page)
+        page.wait_for_function(CLOSED, timeout=WAIT_MS)
+        events = page.evaluate("() => window.__events")
+        assert page.errors == []
+        return events
+    finally:
+        page.context.close()
+
+
+@pytest.mark.browser
+def test_exception_in_the_endpoint_is_a_clean_1011_close_without_error_event(browser):
+    buggy = App()
+
+    @buggy.websocket("/ws")
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        message = await websocket.receive_json()
+        await websocket.send_json({"type": "hello", "user": message["user_id"]})  # KeyError
+
+    with wslearn.serve(buggy) as server:
+        events = _events_until_close(
+            browser,
+            server,
+            lambda page: page.evaluate("() => window.__ws.send(JSON.stringify({ type: 'hello' }))"),
+        )
+    kinds = [e["type"] for e in events]
+    assert "error" not in kinds, events
+    close = events[-1]
+    assert close["type"] == "close" and close["code"] == 1011 and close["wasClean"] is True
+
+
+@pytest.mark.browser
+def test_server_close_with_1011_fires_close_with_wasclean_and_no_error(browser):
+    with wslearn.serve() as server:
+        events = _events_until_close(browser, server, lambda page: server.drop_all(1011))
+    assert [e["type"] for e in events if e["type"] != "message"] == ["open", "close"], events
+    assert events[-1]["code"] == 1011 and events[-1]["wasClean"] is True
+
+
+@pytest.mark.browser
+def test_tcp_reset_after_open_is_close_1006_not_clean_and_still_no_error(browser):
+    """No close frame: 1006 and ``wasClean === false`` -- yet no ``error`` either. The
+    connection was *closed* (RFC 6455 section 7.1.5), not *failed*: ``error`` is for
+    failures such as a refused handshake (next test)."""
+    with wslearn.serve() as server:
+        events = _events_until_close(browser, server, lambda page: server.drop_all())
+    assert [e["type"] for e in events if e["type"] != "message"] == ["open", "close"], events
+    assert events[-1]["code"] == 1006 and events[-1]["wasClean"] is False
+
+
+@pytest.mark.browser
+def test_refused_handshake_fires_error_then_close_1006(browser):
+    """A handshake answered with 404 (not 101) fails the connection: error, then close 1006."""
+    with wslearn.serve() as server:
+        page = browser.new_page()
+        try:
+            page.goto(server.url("/style.css").replace("ws://", "http://", 1))
+            page.evaluate(OPEN_AND_RECORD, "/nope")
+            page.wait_for_function(CLOSED, timeout=WAIT_MS)
+            events = page.evaluate("() => window.__events")
+        finally:
+            page.context.close()
+    assert [e["type"] for e in events] == ["error", "close"], events
+    assert events[-1]["code"] == 1006 and events[-1]["wasClean"] is False
