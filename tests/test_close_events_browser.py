@@ -5,11 +5,14 @@ its endpoint, or any other code) gives the page a ``close`` event with ``wasClea
 true`` and **no** ``error`` event; only a connection that fails without a close frame
 (TCP reset: 1006) fires ``error`` first and then ``close`` with ``wasClean === false``.
 That is the WHATWG WebSockets standard ("fail the WebSocket connection" is the only path
-that fires ``error``); these tests show it in Debian's chromium against the real
+that fires ``error``). A page's own ``ws.close()`` without arguments sends a close frame
+with no code, so the server (and the page) see 1005, not 1000. These tests show it in Debian's chromium against the real
 in-kernel server, so the chapter's sentence is a demonstration, not a quote.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from browser_support import WAIT_MS, Browser, require_chromium
@@ -33,6 +36,14 @@ OPEN_AND_RECORD = """(path) => {
 OPENED = "() => window.__events.some((e) => e.type === 'open')"
 
 CLOSED = "() => window.__events.some((e) => e.type === 'close')"
+
+
+def _wait_for(condition, timeout: float = 30.0) -> None:
+    """Wait for a condition set from the server's thread (a condition, not a duration)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the server"
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +125,26 @@ def test_refused_handshake_fires_error_then_close_1006(browser):
             page.context.close()
     assert [e["type"] for e in events] == ["error", "close"], events
     assert events[-1]["code"] == 1006 and events[-1]["wasClean"] is False
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("args", "code"), [("", 1005), ("1000", 1000), ("4000, 'done'", 4000)])
+def test_browser_close_without_a_code_sends_none_so_the_server_sees_1005(browser, args, code):
+    """``ws.close()`` with no argument sends a close frame with no status code (WHATWG:
+    no body), which both ends report as 1005; ``ws.close(1000)`` is needed for 1000."""
+    with wslearn.serve() as server:
+        seen: list[int] = []
+        server.add_listener(lambda event, info: event == "disconnect" and seen.append(info["code"]))
+        page = browser.new_page()
+        try:
+            page.goto(server.url("/style.css").replace("ws://", "http://", 1))
+            page.evaluate(OPEN_AND_RECORD, "/ws")
+            page.wait_for_function(OPENED, timeout=WAIT_MS)
+            page.evaluate(f"() => window.__ws.close({args})")
+            page.wait_for_function(CLOSED, timeout=WAIT_MS)
+            events = page.evaluate("() => window.__events")
+            _wait_for(lambda: seen)
+        finally:
+            page.context.close()
+    assert events[-1]["code"] == code and events[-1]["wasClean"] is True
+    assert seen == [code]
