@@ -1,13 +1,16 @@
-"""What a browser's ``WebSocket`` reports when the *server* ends the connection (issue 17).
+"""What a browser's ``WebSocket`` reports when a connection ends (issue 17, chapter 01).
 
-Chapter 01 states: a server that closes with a close frame (1011 after an exception in
-its endpoint, or any other code) gives the page a ``close`` event with ``wasClean ===
-true`` and **no** ``error`` event; only a connection that fails without a close frame
-(TCP reset: 1006) fires ``error`` first and then ``close`` with ``wasClean === false``.
-That is the WHATWG WebSockets standard ("fail the WebSocket connection" is the only path
-that fires ``error``). A page's own ``ws.close()`` without arguments sends a close frame
-with no code, so the server (and the page) see 1005, not 1000. These tests show it in Debian's chromium against the real
-in-kernel server, so the chapter's sentence is a demonstration, not a quote.
+- A server close frame (1011 after an exception in the endpoint, or any code) gives the
+  page ``close`` with ``wasClean === true`` and **no** ``error`` event.
+- A TCP reset after open gives ``close`` 1006 with ``wasClean === false``, still without
+  ``error`` in Chromium: the connection was closed (RFC 6455 section 7.1.5), not failed.
+- A refused handshake *fails* the connection: ``error``, then ``close`` 1006. WHATWG
+  WebSockets: ``error`` is fired only when the connection is failed.
+- The page's own ``ws.close()`` without arguments sends a close frame with no code, so
+  server and page both see 1005; ``ws.close(1000)`` sends 1000.
+
+Shown in Debian's chromium against the real in-kernel server, so the chapter's sentences
+are demonstrations, not quotes.
 """
 
 from __future__ import annotations
