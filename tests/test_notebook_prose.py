@@ -76,3 +76,18 @@ def test_sources_cover_every_chapter() -> None:
     sources = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:
         assert re.search(rf"^## {path.name[:2]} · ", sources, re.M), path.name
+
+
+def test_sources_name_cells_that_exist() -> None:
+    """Each row of docs/sources.md points at (chapter, cell id): the id must still exist."""
+    sources = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
+    parts = re.split(r"^## (\d\d) · ", sources, flags=re.M)
+    by_number = {p.name[:2]: p for p in NOTEBOOKS}
+    for number, body in zip(parts[1::2], parts[2::2], strict=True):
+        cells = json.loads(by_number[number].read_text(encoding="utf-8"))["cells"]
+        ids = {c["id"] for c in cells}
+        for line in body.splitlines():
+            if not line.startswith("| ") or line.startswith("| cell |"):
+                continue
+            for cell_id in re.findall(r"\b(cell-\d+[a-z]?|c\d+[a-z]?)\b", line.split("|")[1]):
+                assert cell_id in ids, f"docs/sources.md: chapter {number} has no cell {cell_id}"
