@@ -14,9 +14,14 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Self
-from urllib.parse import quote
 
-from .protocol import ABNORMAL_CLOSURE, GOING_AWAY, INTERNAL_ERROR, SERVICE_RESTART
+from .protocol import (
+    ABNORMAL_CLOSURE,
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    SERVICE_RESTART,
+    topics_query,
+)
 from .waiting import until
 
 __all__ = ["ConnectionInfo", "Listener", "ServerHandle"]
@@ -117,11 +122,8 @@ class ServerHandle:
             raise ValueError(f"path must start with '/', got {path!r}")
         if isinstance(topics, str):
             topics = [topics]
-        query = ""
-        if topics is not None:
-            names = [quote(str(t), safe="") for t in topics]
-            query = "?topics=" + ",".join(names) if names else ""
-        return f"ws://{self._authority()}{path}{query}"
+        query = topics_query(topics) if topics is not None else ""
+        return f"ws://{self._authority()}{path}{'?' if query else ''}{query}"
 
     # -- observation ---------------------------------------------------------------
 

@@ -19,7 +19,9 @@ from typing import Any
 
 from .app import App, WebSocket
 from .protocol import (
+    CLIENT_TYPES,
     POLICY_VIOLATION,
+    TOPICS_PARAM,
     ProtocolError,
     decode,
     encode,
@@ -128,7 +130,7 @@ def topic_app() -> App:
     async def topics_endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            topics = parse_topics_param(websocket.query_params.get("topics"))
+            topics = parse_topics_param(websocket.query_params.get(TOPICS_PARAM))
         except ProtocolError as exc:
             await websocket.close(POLICY_VIOLATION, exc.detail)  # browsers can read it
             return
@@ -149,15 +151,15 @@ def topic_app() -> App:
 
     def handle(websocket: WebSocket, message: dict[str, Any]) -> dict[str, Any]:
         kind = message["type"]
+        if kind not in CLIENT_TYPES:  # the protocol's table decides, not this function
+            raise ProtocolError("unknown-type", f"unknown message type {kind!r}")
         if kind == "ping":
             return {**message, "type": "pong"}  # extra fields are echoed
-        if kind in ("subscribe", "unsubscribe"):
-            topics = message.get("topics")
-            if not isinstance(topics, list):
-                raise ProtocolError("bad-topics", f'{kind} needs "topics": a list of names')
-            change = hub.subscribe if kind == "subscribe" else hub.unsubscribe
-            return {"type": "subscribed", "topics": change(websocket, topics)}
-        raise ProtocolError("unknown-type", f"unknown message type {kind!r}")
+        topics = message.get("topics")  # subscribe / unsubscribe
+        if not isinstance(topics, list):
+            raise ProtocolError("bad-topics", f'{kind} needs "topics": a list of names')
+        change = hub.subscribe if kind == "subscribe" else hub.unsubscribe
+        return {"type": "subscribed", "topics": change(websocket, topics)}
 
     @app.websocket("/echo")
     async def echo(websocket: WebSocket) -> None:
