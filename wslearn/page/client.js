@@ -14,7 +14,13 @@ const config = {
   openTimeout: setting('openTimeout', 10),
   speed: setting('speed', 1), // divides every delay: the 1+2+4+8+16 s schedule in 1.55 s at 20
 }
+
+// ---- the reconnect rules: a mirror of wslearn.backoff (BackoffPolicy without jitter,
+// GIVE_UP_CODES). tests/test_browser.py compares lab.rules with the Python definition.
+const GIVE_UP_CODES = [1008] // policy violation: the request itself is refused, retrying cannot help
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
+const givesUpAfter = (attempt) => attempt >= config.maxAttempts // that was the last attempt allowed
+const givesUpOnClose = (code) => GIVE_UP_CODES.includes(code)
 
 // The socket URL comes from where the page was loaded, so the same page works at
 // http://127.0.0.1:PORT/lab and behind a proxy path such as /user/ada/proxy/PORT/lab.
@@ -68,7 +74,11 @@ function lost(socket, code, reason) {
   clearTimers()
   note(`closed ${code} (${reason || CLOSE_NAMES[code] || 'no reason'})`)
   if (stopped) return // ✅ closed by cleanup: never reconnect (the seed's bug)
-  if (attempt >= config.maxAttempts) return setState('disconnected', 'WebSocket unavailable')
+  if (givesUpOnClose(code)) { // ✅ the server refused the request: the same request fails again
+    attempt = 0
+    return setState('disconnected', `WebSocket unavailable: ${reason || `${code} ${CLOSE_NAMES[code]}`}`)
+  }
+  if (givesUpAfter(attempt)) return setState('disconnected', 'WebSocket unavailable')
   attempt += 1
   setState('reconnecting', `attempt ${attempt}/${config.maxAttempts} in ${backoff(attempt)}s`)
   later('reconnect', backoff(attempt), connect)
@@ -231,6 +241,8 @@ addEventListener('pagehide', cleanup)
 window.lab = { // for DevTools and tests: lab.state, lab.handlers.x = fn, lab.send({...})
   config, handlers, queries, connect, reconnect, cleanup, subscribe, unsubscribe, invalidate, send,
   get state() { return state }, get attempt() { return attempt }, get topics() { return topics },
+  get armed() { return Object.keys(timers).sort() }, // the timers that are armed now
+  rules: { schedule, maxAttempts: config.maxAttempts, giveUpCodes: GIVE_UP_CODES, givesUpAfter },
 }
 render()
 connect()
