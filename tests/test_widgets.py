@@ -55,7 +55,11 @@ class FakeClient:
 
     def add_listener(self, fn):
         self.listeners.append(fn)
-        return lambda: self.listeners.remove(fn)
+        return lambda: self.remove_listener(fn)
+
+    def remove_listener(self, fn):  # the one listener style (wslearn.listeners)
+        if fn in self.listeners:
+            self.listeners.remove(fn)
 
     def emit(self, kind: str, payload: Any) -> None:
         for fn in list(self.listeners):
@@ -106,7 +110,11 @@ class FakeServer:
 
     def add_listener(self, fn):
         self.listeners.append(fn)
-        return lambda: self.listeners.remove(fn)
+        return lambda: self.remove_listener(fn)
+
+    def remove_listener(self, fn):  # the one listener style (wslearn.listeners)
+        if fn in self.listeners:
+            self.listeners.remove(fn)
 
     def emit_from_thread(self, event: str) -> None:
         def run() -> None:

@@ -55,6 +55,7 @@ from .cache import QueryCache
 from .clock import Clock, default_clock
 from .dispatch import Dispatcher, DispatchResult
 from .heartbeat import HeartbeatPolicy
+from .listeners import Listeners
 from .machine import (
     CancelTimer,
     Closed,
@@ -213,7 +214,7 @@ class Client:
         self.paused = paused
         self._dialer: Dialer = dialer if dialer is not None else websocket_dialer()
         self._name = f"wslearn-client-{next(_client_numbers)}"
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("fn(kind, payload)")
         self._in_listener = False
         self.timeline.add_listener(self._entry_added)
         # Supervisor state (only touched on the client's loop).
@@ -278,17 +279,14 @@ class Client:
         ``kind``: ``"state"`` (a ``State``), ``"entry"`` (a timeline ``Entry``), ``"frame"``
         (a ``Frame``), ``"notify"`` (the text of a user notification). A listener must
         not print and should not raise: an error is recorded as an ``error`` entry and
-        never reaches the driver.
+        never reaches the driver. The same style as ``Server`` and ``Timeline``
+        (``wslearn.listeners``).
         """
-        if not callable(fn):
-            raise TypeError(f"add_listener() takes a function fn(kind, payload), got {fn!r}")
-        self._listeners.append(fn)
+        return self._listeners.add(fn)
 
-        def remove() -> None:
-            if fn in self._listeners:
-                self._listeners.remove(fn)
-
-        return remove
+    def remove_listener(self, fn: Listener) -> None:
+        """Stop calling ``fn`` (harmless if it is not registered)."""
+        self._listeners.discard(fn)
 
     def note(self, text: str) -> Entry:
         """Add a note to the timeline at the current logical time ("server stopped")."""

@@ -43,7 +43,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
 from .app import App, WebSocketDisconnect, fit_reason
-from .handle import ConnectionInfo, Listener, ServerHandle
+from .listeners import Listeners
 from .protocol import (
     ABNORMAL_CLOSURE,
     DEFAULT_MAX_SIZE,
@@ -53,10 +53,11 @@ from .protocol import (
     encode,
     validate_topics,
 )
+from .server_handle import ConnectionInfo, Listener, ServerHandle
 
 __all__ = ["ConnectionInfo", "Server", "serve"]
 
-logger = logging.getLogger("wslearn.server")  # silent by default: see wslearn.handle
+logger = logging.getLogger("wslearn.server")  # silent by default: see wslearn.server_handle
 
 #: How long notebook-side calls wait for the server thread before giving up.
 CALL_TIMEOUT: Final = 10.0
@@ -329,7 +330,7 @@ class Server(ServerHandle):
         self.handshake_attempts = 0
         self.http_requests = 0
         self.http_bytes_sent = 0
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
         self._channels: dict[int, _SocketChannel] = {}
         self._registry_lock = threading.Lock()
         self._next_id = 0

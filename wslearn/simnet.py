@@ -40,13 +40,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .app import App, WebSocketDisconnect, fit_reason
-from .handle import ConnectionInfo, Listener, ServerHandle
+from .listeners import Listeners
 from .protocol import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
     NORMAL_CLOSURE,
     validate_topics,
 )
+from .server_handle import ConnectionInfo, Listener, ServerHandle
 from .transport import ConnectFailed, ConnectionLost, Transport
 
 __all__ = ["SimNetwork", "SimServer"]
@@ -245,7 +246,7 @@ class SimServer(ServerHandle):
         self.host = host
         self.port = 80
         self.handshake_attempts = 0
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)

@@ -21,7 +21,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ._base import LiveWidget, html_text
-from ._threading import Marshal, add_listener, running_loop
+from ._threading import Marshal, running_loop
 
 
 class Look(NamedTuple):
@@ -141,7 +141,7 @@ class _ClientWatcher:
         self.progress = Progress()
         for entry in getattr(getattr(client, "timeline", None), "entries", ()):
             self.progress.follow(entry)  # built mid-outage: catch up
-        self._on_close(add_listener(client, self._on_client_event))  # type: ignore[attr-defined]
+        self._listen(client, self._on_client_event)  # type: ignore[attr-defined]
 
     def _on_client_event(self, kind: str, payload: Any) -> None:
         # Called on the client's loop (and must not raise): hop to the owner thread.

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Self
 
+from .listeners import Listeners
 from .protocol import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
@@ -69,7 +70,7 @@ class ServerHandle:
     _frozen: bool
     _refusing: bool
     _delay: float
-    _listeners: list[Listener]
+    _listeners: Listeners[Listener]
 
     @property
     def running(self) -> bool:  # pragma: no cover - always overridden
@@ -165,15 +166,14 @@ class ServerHandle:
 
     def add_listener(self, fn: Listener) -> Listener:
         """Call ``fn(event, info)`` for every server event (on the real server: on its
-        thread). ``fn`` must be quick and must not print. Returns ``fn`` (a decorator)."""
-        if not callable(fn):
-            raise TypeError(f"listener must be callable as fn(event, info), got {fn!r}")
-        self._listeners.append(fn)
+        thread). ``fn`` must be quick and must not print. Returns ``fn`` (a decorator).
+        The same style as ``Client`` and ``Timeline`` (``wslearn.listeners``)."""
+        self._listeners.add(fn)
         return fn
 
     def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
+        """Stop calling ``fn`` (harmless if it is not registered)."""
+        self._listeners.discard(fn)
 
     def _emit(self, event: str, **info: Any) -> None:
         for fn in list(self._listeners):
