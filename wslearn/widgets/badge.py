@@ -78,7 +78,7 @@ def badge_look(
 
 
 @dataclass
-class Progress:
+class ReconnectProgress:
     """Where a reconnect cycle is, folded from timeline entries (see :func:`follow`)."""
 
     attempt: int = 0  # the attempt in flight or scheduled next (0 = none)
@@ -138,7 +138,7 @@ class _ClientWatcher:
     def _watch(self, client: Any) -> None:
         self.client = client
         self._client_loop: asyncio.AbstractEventLoop | None = None
-        self.progress = Progress()
+        self.progress = ReconnectProgress()
         for entry in getattr(getattr(client, "timeline", None), "entries", ()):
             self.progress.follow(entry)  # built mid-outage: catch up
         self._listen(client, self._on_client_event)  # type: ignore[attr-defined]
