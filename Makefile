@@ -33,6 +33,8 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wslearn tests bench
+	@# default checks on wslearn/, strict on the pure core ([tool.mypy] in pyproject.toml)
+	$(VENV)/bin/mypy
 	$(PY) -m wslearn build --check
 
 unit: $(STAMP)

@@ -195,7 +195,7 @@ class _LogicalTimeLoop(asyncio.SelectorEventLoop):
         self,
         when: float,
         callback: Callable[[Unpack[Ts]], object],
-        *args: Unpack[Ts],
+        *args: *Ts,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
         """Schedule as usual, and remember the deadline: a jump lands on it exactly.

@@ -48,6 +48,7 @@ from .protocol import (
     ABNORMAL_CLOSURE,
     DEFAULT_MAX_SIZE,
     GOING_AWAY,
+    NORMAL_CLOSURE,
     POLICY_VIOLATION,
     ProtocolError,
     encode,
@@ -178,7 +179,7 @@ class _SocketChannel:
             server._spawn(self.close(POLICY_VIOLATION, "client too slow: frames piled up"))
         return True
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         await self.conn.close(code, fit_reason(reason))
 
     def _must_hold(self) -> bool:
@@ -691,8 +692,8 @@ class Server(ServerHandle):
         while self._frozen and self._thaw_future is not None and self._stop_future is not None:
             if self._stop_future.done():
                 return
-            await asyncio.wait({self._thaw_future, self._stop_future},
-                               return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {self._thaw_future, self._stop_future}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
 
     # -- the server thread -----------------------------------------------------------
 

@@ -79,7 +79,7 @@ class _Link:
         self.to_client: asyncio.Queue[str | bytes | _End] = asyncio.Queue()
         self.held_in: list[str | bytes | _End] = []  # client -> server, held by freeze
         self.held_out: collections.deque[tuple[float, str | bytes]] = collections.deque()
-        self.release: asyncio.TimerHandle | None = None
+        self.release: asyncio.Handle | None = None  # call_soon or call_later
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.channel = _SimChannel(self, path, query)
         self.transport = _SimTransport(self)
@@ -409,7 +409,7 @@ class SimServer(ServerHandle):
 
     async def _serve(self, link: _Link) -> None:
         try:
-            await self.app.handle(link.channel)  # type: ignore[arg-type]
+            await self.app.handle(link.channel)
         finally:
             ended = link.transport.ended or link.channel.ended
             code = ended.code if ended is not None else ABNORMAL_CLOSURE
