@@ -19,6 +19,7 @@ import pytest
 from support import arun
 
 from wslearn.timeline import Entry, Timeline
+from wslearn.waiting import until
 from wslearn.widgets import (
     ConnectionBadge,
     Dashboard,
@@ -523,13 +524,8 @@ def test_dashboard_records_faults_in_the_timeline_and_closes_everything() -> Non
 
 
 async def _until(predicate, what: str, timeout: float = 20.0) -> None:
-    """Wait for a condition (never asserts how long it took: 2 noisy shared cores)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    """Wait for a condition with ``wslearn.until`` (never asserts how long it took)."""
+    await until(predicate, timeout, what=what)
 
 
 def test_server_controls_against_a_real_server() -> None:
