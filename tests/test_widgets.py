@@ -9,6 +9,7 @@ the second half drives the widgets against a real ``wslearn.server`` and a real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from types import SimpleNamespace
@@ -404,10 +405,8 @@ def test_server_events_from_another_thread_are_marshalled_to_the_loop() -> None:
         server.connection_count = 2
         server.emit_from_thread("connect")
         assert controls.connection_count == 0  # not touched from the server thread
-        for _ in range(200):
-            if controls.connection_count == 2:
-                break
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: controls.connection_count == 2, 2.0)
         assert controls.connection_count == 2
         assert updates == [main_thread]
         controls.close()
@@ -485,10 +484,8 @@ def test_timeline_view_from_a_client_or_a_timeline() -> None:
         assert view.timeline is client.timeline
         client.connect()
         assert bare.entry_count == 2 and bare.picture.value == client.timeline.to_svg()
-        for _ in range(100):
-            if view.entry_count == 2:
-                break
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: view.entry_count == 2, 1.0)
         assert view.entry_count == 2
         assert view.picture.value == view.to_svg() == view.svg
         assert view.picture.value.startswith("<svg")
