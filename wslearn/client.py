@@ -36,6 +36,12 @@ How it runs, and why:
   ones of the first connect), and after a loss the client invalidates every query
   bound to its topics (``QueryCache.invalidate_subscribed``): events published while
   it was away are gone, so what it shows may be stale.
+
+Why one module of ~850 lines: ``Client`` is one class whose methods share the
+supervisor's state (the queues, the timers, the socket generation). Every decision is
+already elsewhere -- the machine, ``Subscriptions``, ``Dispatcher``, ``QueryCache``,
+``protocol.message_kind`` -- so what is left here is the IO that performs them;
+splitting it would spread the one-queue rule over several files.
 """
 
 from __future__ import annotations
