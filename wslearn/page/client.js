@@ -14,9 +14,8 @@ const config = {
   openTimeout: setting('openTimeout', 10),
   speed: setting('speed', 1), // divides every delay: the 1+2+4+8+16 s schedule in 1.55 s at 20
 }
-
-// ---- rules: when to retry and when to give up, a mirror of wslearn.backoff (BackoffPolicy
-// without jitter, GIVE_UP_CODES). tests/test_page_rules.py compares lab.rules with Python's.
+// The reconnect rules -- when to retry, when to give up -- mirror wslearn.backoff
+// (BackoffPolicy without jitter, GIVE_UP_CODES); tests/test_page_rules.py compares lab.rules.
 const GIVE_UP_CODES = [1008] // policy violation: the request itself is refused, retrying cannot help
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
 const givesUpAfter = (attempt) => attempt >= config.maxAttempts // that was the last attempt allowed
