@@ -21,7 +21,6 @@ from .app import App, WebSocket
 from .protocol import (
     CLIENT_TYPES,
     POLICY_VIOLATION,
-    TOPICS_PARAM,
     ProtocolError,
     decode,
     encode,
@@ -130,7 +129,7 @@ def topic_app() -> App:
     async def topics_endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
         try:
-            topics = parse_topics_param(websocket.query_params.get(TOPICS_PARAM))
+            topics = parse_topics_param(websocket.query_params.get("topics"))
         except ProtocolError as exc:
             await websocket.close(POLICY_VIOLATION, exc.detail)  # browsers can read it
             return
@@ -151,7 +150,7 @@ def topic_app() -> App:
 
     def handle(websocket: WebSocket, message: dict[str, Any]) -> dict[str, Any]:
         kind = message["type"]
-        if kind not in CLIENT_TYPES:  # the protocol's table decides, not this function
+        if kind not in CLIENT_TYPES:  # ping, subscribe, unsubscribe: protocol.py's table
             raise ProtocolError("unknown-type", f"unknown message type {kind!r}")
         if kind == "ping":
             return {**message, "type": "pong"}  # extra fields are echoed
