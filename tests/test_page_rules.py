@@ -91,3 +91,14 @@ def test_page_gives_up_after_a_policy_violation_close(server, open_page):
     assert page.evaluate("() => lab.attempt") == 0
     assert server.handshake_attempts == 1
     assert page.get_by_role("button", name="Reconnect").is_visible()
+
+
+def test_page_handles_the_protocol_control_types(open_page):
+    """The page's own handlers are the protocol's control types plus errors (its ``event``
+    entry is the fallback for application events, which invalidate queries)."""
+    from wslearn.protocol import CONTROL_TYPES, ERROR_TYPE
+
+    page = open_page(topics="analysis", ping=600)
+    _expect(page.locator("#state"), "connected")
+    names = set(page.evaluate("() => Object.keys(lab.handlers)"))
+    assert names - {"event"} == CONTROL_TYPES | {ERROR_TYPE}
