@@ -16,7 +16,7 @@ const config = {
 }
 // The reconnect rules -- when to retry, when to give up -- mirror wslearn.backoff
 // (BackoffPolicy without jitter, GIVE_UP_CODES); tests/test_page_rules.py compares lab.rules.
-const GIVE_UP_CODES = [1008] // policy violation: the request itself is refused, retrying cannot help
+const GIVE_UP_CODES = [1008] // policy violation: the request is refused; retrying cannot help
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
 const givesUpAfter = (attempt) => attempt >= config.maxAttempts // that was the last attempt allowed
 const givesUpOnClose = (code) => GIVE_UP_CODES.includes(code)
@@ -26,7 +26,8 @@ const givesUpOnClose = (code) => GIVE_UP_CODES.includes(code)
 function socketUrl(topics) {
   const url = new URL('ws', location.href)
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  url.search = topics.length ? '?topics=' + topics.join(',') : ''
+  const names = topics.map(encodeURIComponent) // quoted like Python's protocol.topics_query
+  url.search = names.length ? '?topics=' + names.join(',') : ''
   return url.href
 }
 
@@ -75,7 +76,8 @@ function lost(socket, code, reason) {
   if (stopped) return // ✅ closed by cleanup: never reconnect (the seed's bug)
   if (givesUpOnClose(code)) { // ✅ the server refused the request: the same request fails again
     attempt = 0
-    return setState('disconnected', `WebSocket unavailable: ${reason || `${code} ${CLOSE_NAMES[code]}`}`)
+    const why = reason || `${code} ${CLOSE_NAMES[code]}`
+    return setState('disconnected', `WebSocket unavailable: ${why}`)
   }
   if (givesUpAfter(attempt)) return setState('disconnected', 'WebSocket unavailable')
   attempt += 1
