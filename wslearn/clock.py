@@ -328,12 +328,7 @@ class _PacedSelector(selectors.DefaultSelector):
                     "pending: the code waits for something that never comes"
                 )
             return ready
-        target = round(loop.time() + timeout, 9)
-        now = time.monotonic()
-        if target != loop._target:
-            loop._target = target
-            loop._real_deadline = now + timeout / loop.speed
-        ready = super().select(max(0.0, loop._real_deadline - now))
+        ready = super().select(loop.real_wait(timeout))
         if ready:
             return ready
         loop.advance(timeout)
@@ -363,6 +358,17 @@ class PacedLoop(_LogicalTimeLoop):
     def advance(self, seconds: float) -> None:
         self._now = self._jump_target(seconds)
         self._target = None
+
+    def real_wait(self, timeout: float) -> float:
+        """Real seconds to wait for sockets before the next timer (``timeout`` logical
+        seconds away) is due. The real deadline is fixed when a logical target is first
+        seen, so IO that wakes the loop early does not restart the wait."""
+        target = round(self._now + timeout, 9)
+        now = time.monotonic()
+        if target != self._target:
+            self._target = target
+            self._real_deadline = now + timeout / self.speed
+        return max(0.0, self._real_deadline - now)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
