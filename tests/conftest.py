@@ -3,11 +3,16 @@ to its own tests: a test that leaves a thread, an open socket or an asyncio task
 
 from __future__ import annotations
 
+import gc
+import logging
 import os
 import threading
 import time
 
 import pytest
+
+#: ``make test`` runs part of the suite once more under ``PYTHONASYNCIODEBUG=1``.
+ASYNCIO_DEBUG = bool(os.environ.get("PYTHONASYNCIODEBUG"))
 
 
 def _socket_fds() -> set[str]:
@@ -53,6 +58,42 @@ def no_leaks(request: pytest.FixtureRequest):
     if problems:
         hint = " -- stop servers and close clients in the test"
         pytest.fail("leak: " + "; ".join(problems) + hint, pytrace=False)
+
+
+class _AsyncioReports(logging.Handler):
+    """Collects what asyncio's debug mode reports through the ``asyncio`` logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reports: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        # "Executing <Task ...> took 0.2 seconds" measures the machine's load (2 shared
+        # cores), not a bug in the code: not a report.
+        if message.startswith("Executing ") and " took " in message:
+            return
+        self.reports.append(message.splitlines()[0])
+
+
+@pytest.fixture(autouse=True)
+def asyncio_reports():
+    """Under ``PYTHONASYNCIODEBUG=1``: fail the test during which asyncio reported a
+    problem (an exception nobody retrieved, a task destroyed while pending, a callback
+    that raised, a non-thread-safe call from another thread)."""
+    if not ASYNCIO_DEBUG:
+        yield
+        return
+    handler = _AsyncioReports()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        yield
+        gc.collect()  # "never retrieved" / "destroyed but pending" appear at collection
+    finally:
+        logger.removeHandler(handler)
+    if handler.reports:
+        pytest.fail("asyncio debug mode reported: " + " | ".join(handler.reports), pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from wslearn.waiting import until
 
 T = TypeVar("T")
 
@@ -30,3 +32,12 @@ def arun(awaitable: Awaitable[T], timeout: float = 30.0) -> T:
         return result
 
     return asyncio.run(main())
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 5.0,
+               what: str = "the condition") -> None:
+    """``wslearn.until`` for a plain (sync) test: the one condition wait, on its own loop.
+
+    For conditions that another thread makes true (the server's thread, a poller).
+    """
+    asyncio.run(until(predicate, timeout, what=what))

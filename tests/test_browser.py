@@ -331,8 +331,9 @@ def test_cleanup_closes_and_never_reconnects(server, open_page):
     contains_text(page.locator("#timeline"), "closed: cleanup: timers cleared, socket closed")
     contains_text(page.locator("#timeline"), "closed 1000 (cleanup)")
     # The seed's bug would schedule a reconnect here (its onclose sets a timer nobody
-    # clears). Give such a timer ten times the first delay (50 ms at speed 20) to fire.
-    page.wait_for_timeout(500)
+    # clears). Its onclose has run (the line above), and no timer at all is armed: nothing
+    # is left that could reopen the socket -- a condition, not a fixed wait.
+    assert page.evaluate("() => lab.armed") == []
     expect_text(page.locator("#state"), "closed")
     assert server.handshake_attempts == 1
     assert page.evaluate("() => lab.attempt") == 0

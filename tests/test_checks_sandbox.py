@@ -5,6 +5,7 @@ sockets after every test). Also: results and hints render deterministically."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import wait_until
 
 import wslearn
 from wslearn.audit import snapshot
@@ -25,45 +27,46 @@ def delay(attempt):
     return min(30.0, 2.0 ** (attempt - 1))
 
 
-def timed_check(*objects, **options):
-    start = time.monotonic()
-    result = check("backoff", *objects, record=False, real=False, **options)
-    return result, time.monotonic() - start
+def bounded_check(*objects, **options):
+    """Run the backoff checker. "Returns within a bound" is the ``timeout`` marker's job
+    (pytest-timeout fails a test that overruns it): no test measures how long it took."""
+    return check("backoff", *objects, record=False, real=False, **options)
 
 
+@pytest.mark.timeout(30)  # the bound: the sandbox stops the learner's code
 def test_raising_code_is_reported_with_its_line() -> None:
     async def keep(url, connect, on_message):
         raise ZeroDivisionError("boom")
 
-    result, took = timed_check(delay, keep)
+    result = bounded_check(delay, keep)
     assert result.status == "fail"
     assert result.hint_kind == "raises"
     assert "ZeroDivisionError: boom (in keep, line" in result.to_text()
-    assert took < 10
 
 
+@pytest.mark.timeout(30)  # the bound: the sandbox stops the learner's code
 def test_hanging_code_costs_no_real_time() -> None:
     async def keep(url, connect, on_message):
         await asyncio.Event().wait()  # waits forever: under virtual time that is instant
 
-    result, took = timed_check(delay, keep)
+    result = bounded_check(delay, keep)
     assert result.status == "fail"
     assert result.hint_kind in ("returns-early", "no-reconnect", "hangs")
-    assert took < 10
 
 
+@pytest.mark.timeout(30)  # the bound: the sandbox stops the learner's code
 def test_busy_loop_is_interrupted_after_the_deadline() -> None:
     async def keep(url, connect, on_message):
         while True:
             pass
 
-    result, took = timed_check(delay, keep, deadline=0.5)
+    result = bounded_check(delay, keep, deadline=0.5)
     assert result.hint_kind == "busy-loop"
     assert "still running after 0.5 s" in result.to_text()
     assert [r.status for r in result.rows[2:]] == ["skip"] * (len(result.rows) - 2)
-    assert took < 10
 
 
+@pytest.mark.timeout(30)  # the bound: the sandbox stops the learner's code
 def test_busy_loop_that_catches_exception_is_still_stopped() -> None:
     async def keep(url, connect, on_message):
         while True:
@@ -73,9 +76,8 @@ def test_busy_loop_that_catches_exception_is_still_stopped() -> None:
             except Exception:  # Aborted is a BaseException: this cannot catch it
                 continue
 
-    result, took = timed_check(delay, keep, deadline=0.5)
+    result = bounded_check(delay, keep, deadline=0.5)
     assert result.hint_kind == "busy-loop"
-    assert took < 10
 
 
 def test_spinning_on_sleep_zero_is_a_busy_loop() -> None:
@@ -83,24 +85,24 @@ def test_spinning_on_sleep_zero_is_a_busy_loop() -> None:
         while True:
             await asyncio.sleep(0)  # awaits, but virtual time never moves
 
-    result, _ = timed_check(delay, keep, deadline=0.5)
+    result = bounded_check(delay, keep, deadline=0.5)
     assert result.hint_kind == "busy-loop"
 
 
+@pytest.mark.timeout(30)  # the bound: the sandbox stops the learner's code
 def test_blocking_sleep_is_reported_when_it_returns() -> None:
     async def keep(url, connect, on_message):
         time.sleep(1.0)  # blocks the event loop: nothing else can run
 
-    result, took = timed_check(delay, keep, deadline=0.3)
+    result = bounded_check(delay, keep, deadline=0.3)
     assert result.hint_kind == "busy-loop"
-    assert took < 10
 
 
 def test_plain_function_instead_of_async_def() -> None:
     def keep(url, connect, on_message):
         return None
 
-    result, _ = timed_check(delay, keep)
+    result = bounded_check(delay, keep)
     assert result.hint_kind == "not-async"
     assert "async def keep_connected" in result.to_text()
 
@@ -109,7 +111,7 @@ def test_coroutine_that_never_awaits_returns_early() -> None:
     async def keep(url, connect, on_message):
         return None
 
-    result, _ = timed_check(delay, keep)
+    result = bounded_check(delay, keep)
     assert result.status == "fail"
     assert result.hint_kind == "returns-early"
 
@@ -125,7 +127,7 @@ def test_forgotten_await_is_named() -> None:
                 pass
             asyncio.sleep(1)
 
-    result, _ = timed_check(delay, keep)
+    result = bounded_check(delay, keep)
     assert result.hint_kind == "missing-await"
     assert "coroutine 'sleep' was created but never awaited" in result.to_text()
 
@@ -137,7 +139,7 @@ def test_stubs_report_not_implemented() -> None:
     async def keep_connected(url, connect, on_message):
         raise NotImplementedError
 
-    result, _ = timed_check(backoff_delay, keep_connected)
+    result = bounded_check(backoff_delay, keep_connected)
     assert result.status == "not implemented"
     assert not result.passed
     assert result.hint is None
@@ -153,8 +155,8 @@ def test_wrong_arguments_and_unknown_names_never_raise() -> None:
 
 
 def test_rendering_is_deterministic_and_labelled() -> None:
-    first, _ = timed_check(lambda a: 2**a, lambda *a: None)
-    second, _ = timed_check(lambda a: 2**a, lambda *a: None)
+    first = bounded_check(lambda a: 2**a, lambda *a: None)
+    second = bounded_check(lambda a: 2**a, lambda *a: None)
     assert repr(first) == repr(second)
     assert first._repr_html_() == second._repr_html_()
     html = first._repr_html_()
@@ -199,9 +201,8 @@ def test_leftovers_reports_nothing_after_a_real_run() -> None:
 
     result = check("backoff", backoff_delay, keep_connected, record=False)
     assert result.passed, result
-    deadline = time.monotonic() + 3.0
-    while not snapshot().clean and time.monotonic() < deadline:
-        time.sleep(0.02)  # a stopped server's thread takes a moment to exit
+    with contextlib.suppress(TimeoutError):  # a stopped server's thread takes a moment
+        wait_until(lambda: snapshot().clean, 3.0)
     assert snapshot().clean, snapshot()
 
 
@@ -266,6 +267,6 @@ def test_wrong_signature_is_the_learners_problem_not_a_checker_error() -> None:
     async def keep(url, connect):  # forgot on_message
         pass
 
-    result, _ = timed_check(delay, keep)
+    result = bounded_check(delay, keep)
     assert result.hint_kind == "wrong-signature", result
     assert "takes 2 positional arguments but 3 were given" in result.to_text()

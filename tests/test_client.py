@@ -16,6 +16,7 @@ from wslearn.heartbeat import HeartbeatPolicy
 from wslearn.server import serve
 from wslearn.simnet import SimNetwork
 from wslearn.states import State
+from wslearn.waiting import until
 
 
 def sim(**server_kwargs: Any) -> tuple[SimNetwork, Any]:
@@ -438,15 +439,11 @@ def test_real_server_round_trip_and_cleanup() -> None:
             client.on("news.posted", lambda d: got.append(d["id"]))
             async with client:
                 await asyncio.to_thread(server.publish, "news", "news.posted", id=3)
-                for _ in range(300):
-                    if got and client.machine.pongs:
-                        break
-                    await asyncio.sleep(0.01)
+                with contextlib.suppress(TimeoutError):
+                    await until(lambda: got and client.machine.pongs, 3.0)
                 assert got == [3] and client.machine.pongs >= 1
-            for _ in range(300):
-                if server.connection_count == 0:
-                    break
-                await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                await until(lambda: server.connection_count == 0, 3.0)
             assert server.connection_count == 0
         finally:
             await asyncio.to_thread(server.stop)

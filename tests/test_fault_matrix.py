@@ -28,6 +28,7 @@ from wslearn.heartbeat import HeartbeatPolicy
 from wslearn.server import serve
 from wslearn.simnet import SimNetwork
 from wslearn.timeline import Entry
+from wslearn.waiting import until
 
 #: 31 logical seconds of backoff play in ~1.5 s against the real server.
 SPEED = 20
@@ -79,12 +80,9 @@ class Env:
                else asyncio.sleep(seconds))
 
     async def until(self, predicate: Callable[[], bool], what: str) -> None:
-        """Poll ``predicate`` (a few real seconds at most: the real server lives in a thread)."""
-        for _ in range(500):
-            if predicate():
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"timed out waiting until {what}")
+        """``wslearn.until``: a few seconds at most (real ones for the real server, which
+        lives in a thread; virtual ones for the simulation)."""
+        await until(predicate, 5.0, what=what)
 
 
 def run(kind: str, scenario: Callable[[Env], Awaitable[str]], app: App | None = None) -> str:

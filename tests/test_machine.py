@@ -7,7 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from wslearn.backoff import BackoffPolicy
+from wslearn.backoff import GIVE_UP_CODES, BackoffPolicy
 from wslearn.heartbeat import HeartbeatPolicy
 from wslearn.machine import (
     CancelTimer,
@@ -27,6 +27,7 @@ from wslearn.machine import (
     StartTimer,
     TimerFired,
 )
+from wslearn.protocol import POLICY_VIOLATION
 from wslearn.states import State
 
 OUTAGE = """\
@@ -376,3 +377,46 @@ class MachineModel(RuleBasedStateMachine):
 
 TestMachineModel = MachineModel.TestCase
 TestMachineModel.settings = settings(deadline=None, max_examples=120, stateful_step_count=40)
+
+
+# -- one home for the give-up rule ---------------------------------------------------------
+
+
+class _GiveUpEarly(BackoffPolicy):
+    """A policy whose give-up rules differ from the attempt limit and the 1008 default."""
+
+    def gives_up_after(self, attempt: int) -> bool:
+        return attempt >= 2
+
+    @staticmethod
+    def gives_up_on_close(code: int | None) -> bool:
+        return code == 4001
+
+
+def test_the_machine_asks_the_policy_when_to_give_up() -> None:
+    """The machine restates no give-up rule: change the policy's and the machine follows."""
+    m = ConnectionMachine(_GiveUpEarly())  # max_attempts is still 5
+    m.handle(Connect())
+    m.handle(Opened())
+    m.handle(Closed(1001, "server stopped"))
+    fail_attempts(m, 1)
+    assert m.state is State.RECONNECTING and m.attempt == 2
+    commands = fail_attempts(m, 1)
+    assert m.state is State.DISCONNECTED
+    assert commands[-1] == Notify("error", "WebSocket unavailable")
+    m.handle(ReconnectRequested())
+    m.handle(Opened())
+    m.handle(Closed(4001, "go away"))  # this policy's "retrying cannot help" code
+    assert m.state is State.DISCONNECTED and m.timeline[-1].kind == "gave-up"
+    m.handle(ReconnectRequested())
+    m.handle(Opened())
+    m.handle(Closed(POLICY_VIOLATION, "bad topic"))  # not a give-up code for this policy
+    assert m.state is State.RECONNECTING
+
+
+def test_give_up_codes_live_with_the_policy() -> None:
+    assert set(GIVE_UP_CODES) == {POLICY_VIOLATION}
+    policy = BackoffPolicy()
+    assert policy.gives_up_on_close(POLICY_VIOLATION)
+    assert not policy.gives_up_on_close(1001) and not policy.gives_up_on_close(None)
+    assert [policy.gives_up_after(k) for k in range(7)] == [False] * 5 + [True] * 2

@@ -8,6 +8,7 @@ tasks); the autouse leak guard fails a test that leaves a thread or socket behin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import arun
+from support import arun, wait_until
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -186,10 +187,8 @@ def test_listeners_see_events_on_the_server_thread(server: Server) -> None:
             await recv_json(client)
 
     arun(main())
-    for _ in range(500):  # "disconnect" comes once the handler has finished
-        if any(e == "disconnect" for e, _ in events):
-            break
-        threading.Event().wait(0.01)
+    with contextlib.suppress(TimeoutError):  # "disconnect" comes once the handler finished
+        wait_until(lambda: any(e == "disconnect" for e, _ in events))
     server.remove_listener(listen)
     names = [e for e, _ in events]
     assert names == ["handshake", "connect", "publish", "disconnect"]

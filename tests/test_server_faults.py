@@ -7,6 +7,7 @@ server is wrong, never because the machine is slow. Presence uses generous timeo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from wslearn.app import App, WebSocket
 from wslearn.protocol import DEFAULT_MAX_SIZE
 from wslearn.server import Server, serve
 from wslearn.topics import topic_app
+from wslearn.waiting import until
 
 #: How long "nothing arrives" is watched for.
 QUIET = 0.3
@@ -362,10 +364,8 @@ def test_a_client_that_stops_reading_is_closed_not_buffered_forever(
                 await fine.recv()  # the reading client keeps up
                 if server.connection_count == 1:
                     break
-            for _ in range(500):
-                if server.connection_count == 1:
-                    break
-                await asyncio.sleep(0.01)
+            with contextlib.suppress(TimeoutError):
+                await until(lambda: server.connection_count == 1, 5.0)
             assert [c.id for c in server.connections] == [2]  # only the stuck one went
             assert await call(server.publish, "big", "small", i=-1) == 1
             while (await recv_json(fine))["type"] != "small":

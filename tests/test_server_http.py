@@ -3,6 +3,7 @@ lab's static files, 404s, the ``Origin`` check of browser handshakes, HTTP count
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import sys
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import arun
+from support import arun, wait_until
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -63,10 +64,8 @@ def test_long_poll_returns_as_soon_as_the_topic_changes(server: Server) -> None:
         target=lambda: result.append(get_json(server, "/api/topics/a?after=0&wait=25")))
     poller.start()
     try:
-        for _ in range(500):  # until the request is waiting inside the server
-            if server.http_requests == 1:
-                break
-            threading.Event().wait(0.01)
+        with contextlib.suppress(TimeoutError):  # the request waits inside the server
+            wait_until(lambda: server.http_requests == 1)
         assert not result  # still waiting: nothing published yet
         server.publish("a", "a.changed", n=1)
     finally:
@@ -92,10 +91,8 @@ def test_stop_ends_a_long_poll_promptly() -> None:
         target=lambda: result.append(get_json(server, "/api/topics/a?after=0&wait=30")))
     poller.start()
     try:
-        for _ in range(500):
-            if server.http_requests == 1:
-                break
-            threading.Event().wait(0.01)
+        with contextlib.suppress(TimeoutError):
+            wait_until(lambda: server.http_requests == 1)
         server.stop()
         poller.join(10)
         assert not poller.is_alive()

@@ -9,6 +9,7 @@ the second half drives the widgets against a real ``wslearn.server`` and a real
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import deque
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ import pytest
 from support import arun
 
 from wslearn.timeline import Entry, Timeline
+from wslearn.waiting import until
 from wslearn.widgets import (
     ConnectionBadge,
     Dashboard,
@@ -55,7 +57,11 @@ class FakeClient:
 
     def add_listener(self, fn):
         self.listeners.append(fn)
-        return lambda: self.listeners.remove(fn)
+        return lambda: self.remove_listener(fn)
+
+    def remove_listener(self, fn):  # the one listener style (wslearn.listeners)
+        if fn in self.listeners:
+            self.listeners.remove(fn)
 
     def emit(self, kind: str, payload: Any) -> None:
         for fn in list(self.listeners):
@@ -106,7 +112,11 @@ class FakeServer:
 
     def add_listener(self, fn):
         self.listeners.append(fn)
-        return lambda: self.listeners.remove(fn)
+        return lambda: self.remove_listener(fn)
+
+    def remove_listener(self, fn):  # the one listener style (wslearn.listeners)
+        if fn in self.listeners:
+            self.listeners.remove(fn)
 
     def emit_from_thread(self, event: str) -> None:
         def run() -> None:
@@ -395,10 +405,8 @@ def test_server_events_from_another_thread_are_marshalled_to_the_loop() -> None:
         server.connection_count = 2
         server.emit_from_thread("connect")
         assert controls.connection_count == 0  # not touched from the server thread
-        for _ in range(200):
-            if controls.connection_count == 2:
-                break
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: controls.connection_count == 2, 2.0)
         assert controls.connection_count == 2
         assert updates == [main_thread]
         controls.close()
@@ -476,10 +484,8 @@ def test_timeline_view_from_a_client_or_a_timeline() -> None:
         assert view.timeline is client.timeline
         client.connect()
         assert bare.entry_count == 2 and bare.picture.value == client.timeline.to_svg()
-        for _ in range(100):
-            if view.entry_count == 2:
-                break
-            await asyncio.sleep(0.01)
+        with contextlib.suppress(TimeoutError):
+            await until(lambda: view.entry_count == 2, 1.0)
         assert view.entry_count == 2
         assert view.picture.value == view.to_svg() == view.svg
         assert view.picture.value.startswith("<svg")
@@ -515,13 +521,8 @@ def test_dashboard_records_faults_in_the_timeline_and_closes_everything() -> Non
 
 
 async def _until(predicate, what: str, timeout: float = 20.0) -> None:
-    """Wait for a condition (never asserts how long it took: 2 noisy shared cores)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+    """Wait for a condition with ``wslearn.until`` (never asserts how long it took)."""
+    await until(predicate, timeout, what=what)
 
 
 def test_server_controls_against_a_real_server() -> None:

@@ -14,7 +14,7 @@ for the layers; the short version:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "TopicHub": "wslearn.topics",
     "serve": "wslearn.server",
     "Server": "wslearn.server",
-    "ConnectionInfo": "wslearn.server",
+    "ConnectionInfo": "wslearn.server_handle",
     # the pure client core
     "BackoffPolicy": "wslearn.backoff",
     "State": "wslearn.states",
@@ -68,7 +68,45 @@ _EXPORTS: dict[str, str] = {
 #: ``wslearn.progress.record(...)`` records a result).
 _SUBMODULES = frozenset({"progress", "widgets", "page"})
 
-__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+__all__ = [  # literal, so tools read it; tests/test_typing.py checks it lists every lazy name
+    "App", "BackoffPolicy", "Channel", "Client", "ConnectFailed", "ConnectionInfo",
+    "ConnectionLost", "ConnectionMachine", "Dispatcher", "Entry", "Frame", "HeartbeatPolicy",
+    "QueryCache", "RealClock", "Router", "Server", "SimNetwork", "SimServer", "SpedUpClock",
+    "State", "Subscriptions", "Timeline", "TopicHub", "VirtualClock", "VirtualDeadlock",
+    "VirtualTimeLimit", "WebSocket", "WebSocketDisconnect", "bar_chart", "check", "hint",
+    "histogram", "leftovers", "page", "progress", "run_virtual", "serve", "topic_app", "until",
+    "websocket_dialer", "widgets",
+]
+
+if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (as websockets does)
+    from . import page, progress, widgets
+    from .app import App, Channel, Router, WebSocket, WebSocketDisconnect
+    from .audit import leftovers
+    from .backoff import BackoffPolicy
+    from .cache import QueryCache
+    from .charts import bar_chart, histogram
+    from .checks import check, hint
+    from .client import Client, Frame
+    from .clock import (
+        RealClock,
+        SpedUpClock,
+        VirtualClock,
+        VirtualDeadlock,
+        VirtualTimeLimit,
+        run_virtual,
+    )
+    from .dispatch import Dispatcher
+    from .heartbeat import HeartbeatPolicy
+    from .machine import ConnectionMachine
+    from .server import Server, serve
+    from .server_handle import ConnectionInfo
+    from .simnet import SimNetwork, SimServer
+    from .states import State
+    from .subscriptions import Subscriptions
+    from .timeline import Entry, Timeline
+    from .topics import TopicHub, topic_app
+    from .transport import ConnectFailed, ConnectionLost, websocket_dialer
+    from .waiting import until
 
 
 def __getattr__(name: str) -> Any:

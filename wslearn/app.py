@@ -30,16 +30,13 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
-from .protocol import INTERNAL_ERROR, NORMAL_CLOSURE, POLICY_VIOLATION, ProtocolError
+from .protocol import INTERNAL_ERROR, NORMAL_CLOSURE, POLICY_VIOLATION, ProtocolError, encode
 
 __all__ = ["App", "Channel", "Endpoint", "Router", "WebSocket", "WebSocketDisconnect"]
 
 #: Handler errors are server-side events: real and simulated servers log them here.
 logger = logging.getLogger("wslearn.server")
 
-#: Compact JSON. One encoder for the module: ``json.dumps(..., separators=...)`` would
-#: build a new encoder on every call (about twice as slow for small messages).
-_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: RFC 6455 limits a close reason to 123 UTF-8 bytes.
 MAX_REASON_BYTES = 123
@@ -236,7 +233,7 @@ class WebSocket:
 
     async def send_json(self, data: Any) -> None:
         """Send ``data`` as compact JSON in a text frame."""
-        await self.send(_to_json(data))
+        await self.send(encode(data))  # the protocol's one encoder
 
     def send_nowait(self, data: str | bytes) -> bool:
         """Queue a frame without waiting; False if this socket is closed or not accepted.

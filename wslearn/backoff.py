@@ -32,10 +32,18 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
+
+from .protocol import POLICY_VIOLATION
 
 Jitter = Literal["none", "full", "equal"]
 JITTERS: tuple[str, ...] = get_args(Jitter)
+
+#: Close codes after which a reconnect cannot help: the server rejected the request itself
+#: (1008 policy violation, e.g. a bad topic), so retrying would only repeat the refusal.
+#: The browser page mirrors this set (``GIVE_UP_CODES`` in ``page/client.js``; a test
+#: compares them).
+GIVE_UP_CODES: Final = frozenset({POLICY_VIOLATION})
 
 #: Jittered delays are rounded to this many decimals (milliseconds): timelines print them.
 _DECIMALS = 3
@@ -159,9 +167,19 @@ class BackoffPolicy:
         """
         return round(sum(self.delays()), 9)
 
+    # -- when to stop (the give-up rule: ConnectionMachine and the page follow it) -----
+
     def gives_up_after(self, attempt: int) -> bool:
-        """True when ``attempt`` was the last one allowed."""
+        """True when ``attempt`` was the last one allowed: its failure means "unavailable".
+
+        Attempt 0 (the connect you asked for) is never the last one.
+        """
         return self.max_attempts is not None and attempt >= self.max_attempts
+
+    @staticmethod
+    def gives_up_on_close(code: int | None) -> bool:
+        """True when a close with ``code`` must not be retried at all (``GIVE_UP_CODES``)."""
+        return code in GIVE_UP_CODES
 
     def describe(self) -> str:
         """One stable line for notebooks: ``1s, 2s, 4s, 8s, 16s (5 attempts, no jitter)``."""

@@ -39,6 +39,10 @@ Errors: calls a learner makes to *read* data (``fetch``, ``get``) raise the fetc
 error; calls the socket loop makes (``invalidate*``, ``observe``) record it on the query
 (status ``error``) and in their result, and never raise -- one failing endpoint must not
 stop the other refetches or the receive loop.
+
+Why one module of ~650 lines: it is one concept (TanStack's ``QueryClient``) whose parts --
+keys, queries, fetch records, invalidation results, push bindings -- are small and only
+make sense together; much of the length is docstrings written for learners.
 """
 
 from __future__ import annotations

@@ -36,6 +36,12 @@ How it runs, and why:
   ones of the first connect), and after a loss the client invalidates every query
   bound to its topics (``QueryCache.invalidate_subscribed``): events published while
   it was away are gone, so what it shows may be stale.
+
+Why one module of ~850 lines: ``Client`` is one class whose methods share the
+supervisor's state (the queues, the timers, the socket generation). Every decision is
+already elsewhere -- the machine, ``Subscriptions``, ``Dispatcher``, ``QueryCache``,
+``protocol.message_kind`` -- so what is left here is the IO that performs them;
+splitting it would spread the one-queue rule over several files.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Literal, assert_never
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .backoff import BackoffPolicy
@@ -55,6 +61,7 @@ from .cache import QueryCache
 from .clock import Clock, default_clock
 from .dispatch import Dispatcher, DispatchResult
 from .heartbeat import HeartbeatPolicy
+from .listeners import Listeners
 from .machine import (
     CancelTimer,
     Closed,
@@ -75,7 +82,17 @@ from .machine import (
     StartTimer,
     TimerFired,
 )
-from .protocol import NORMAL_CLOSURE, ProtocolError, decode, encode, parse_topics_param
+from .protocol import (
+    ABNORMAL_CLOSURE,
+    NORMAL_CLOSURE,
+    TOPICS_PARAM,
+    MessageKind,
+    ProtocolError,
+    decode,
+    encode,
+    message_kind,
+    parse_topics_param,
+)
 from .states import State, as_state
 from .subscriptions import Subscriptions
 from .timeline import Entry, Timeline
@@ -87,11 +104,6 @@ logger = logging.getLogger("wslearn.client")
 
 Listener = Callable[[str, Any], object]
 _client_numbers = itertools.count(1)
-
-
-#: Messages the client itself answers (heartbeat, subscriptions). They reach a handler
-#: only when one is registered for exactly that type, never the unknown-type fallback.
-_PROTOCOL_TYPES: Final = frozenset({"welcome", "subscribed", "pong"})
 
 
 @dataclass(frozen=True)
@@ -107,19 +119,19 @@ class Frame:
         return f"{'<-' if self.direction == 'in' else '->'} {self.text}"
 
 
-# Items of the supervisor's queues. ``conn`` identifies the socket (or dial) an event
-# belongs to, so an event from a socket the client already dropped is recognised as
-# stale and ignored; ``token`` does the same for timers that were re-armed.
+# Items of the supervisor's queues. ``generation`` identifies the socket (or dial) an
+# event belongs to, so an event from a socket the client already dropped is recognised
+# as stale and ignored; ``token`` does the same for timers that were re-armed.
 @dataclass
 class _Net:
-    conn: int
+    generation: int
     event: Event
     transport: Transport | None = None
 
 
 @dataclass
 class _Message:
-    conn: int
+    generation: int
     data: str | bytes
     message: dict[str, Any] | None = None
     error: ProtocolError | None = None
@@ -184,10 +196,10 @@ class Client:
         if isinstance(topics, str):
             raise TypeError(f"topics must be a list of names, e.g. [{topics!r}], not a str")
         query = parse_qsl(parts.query, keep_blank_values=True)
-        url_topics = [v for k, v in query if k == "topics"]
+        url_topics = [v for k, v in query if k == TOPICS_PARAM]
         initial = parse_topics_param(url_topics[-1] if url_topics else None) + list(topics)
         self._base = urlunsplit(parts._replace(query=""))
-        self._extra_query = [(k, v) for k, v in query if k != "topics"]
+        self._extra_query = [(k, v) for k, v in query if k != TOPICS_PARAM]
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a wslearn Clock, got {type(clock).__name__}")
         if cache is not None and not isinstance(cache, QueryCache):
@@ -208,7 +220,7 @@ class Client:
         self.paused = paused
         self._dialer: Dialer = dialer if dialer is not None else websocket_dialer()
         self._name = f"wslearn-client-{next(_client_numbers)}"
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("fn(kind, payload)")
         self._in_listener = False
         self.timeline.add_listener(self._entry_added)
         # Supervisor state (only touched on the client's loop).
@@ -219,8 +231,10 @@ class Client:
         self._events: collections.deque[_Net | _Message | _Timer] = collections.deque()
         self._timers: dict[str, tuple[int, asyncio.TimerHandle]] = {}
         self._tokens = itertools.count(1)
-        self._conns = itertools.count(1)
-        self._conn = 0  # the socket or dial the machine currently cares about
+        self._generations = itertools.count(1)
+        #: Bumped for every dial and every close: events tagged with an older generation
+        #: come from a socket (or dial) the machine no longer cares about.
+        self._generation = 0
         self._dial: asyncio.Task[None] | None = None
         self._transport: Transport | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -256,11 +270,8 @@ class Client:
     @property
     def url(self) -> str:
         """The URL the next open will use: the current topics, not the first ones."""
-        query = list(self._extra_query)
-        topics = self.subscriptions.topics
-        encoded = urlencode(query)
-        if topics:
-            encoded = (encoded + "&" if encoded else "") + "topics=" + ",".join(topics)
+        parts_of_query = (urlencode(self._extra_query), self.subscriptions.query())
+        encoded = "&".join(q for q in parts_of_query if q)
         parts = urlsplit(self._base)
         return urlunsplit(parts._replace(query=encoded))
 
@@ -274,17 +285,14 @@ class Client:
         ``kind``: ``"state"`` (a ``State``), ``"entry"`` (a timeline ``Entry``), ``"frame"``
         (a ``Frame``), ``"notify"`` (the text of a user notification). A listener must
         not print and should not raise: an error is recorded as an ``error`` entry and
-        never reaches the driver.
+        never reaches the driver. The same style as ``Server`` and ``Timeline``
+        (``wslearn.listeners``).
         """
-        if not callable(fn):
-            raise TypeError(f"add_listener() takes a function fn(kind, payload), got {fn!r}")
-        self._listeners.append(fn)
+        return self._listeners.add(fn)
 
-        def remove() -> None:
-            if fn in self._listeners:
-                self._listeners.remove(fn)
-
-        return remove
+    def remove_listener(self, fn: Listener) -> None:
+        """Stop calling ``fn`` (harmless if it is not registered)."""
+        self._listeners.discard(fn)
 
     def note(self, text: str) -> Entry:
         """Add a note to the timeline at the current logical time ("server stopped")."""
@@ -554,7 +562,7 @@ class Client:
             del self._timers[item.name]
             await self._apply(TimerFired(item.name))
             return
-        if item.conn != self._conn:
+        if item.generation != self._generation:
             if item.transport is not None:  # a dial that finished after we gave up on it
                 await self._discard(item.transport)
             return
@@ -564,7 +572,7 @@ class Client:
             self._transport = item.transport
             await self._apply(item.event)
             if self.state is State.CONNECTED and self._transport is item.transport:
-                self._reader = self._spawn(self._read(item.conn, item.transport), "reader")
+                self._reader = self._spawn(self._read(item.generation, item.transport), "reader")
                 for message in self.subscriptions.on_connected():
                     await self._send_message(message)
             elif self._transport is item.transport:  # the machine did not take it
@@ -588,27 +596,28 @@ class Client:
         self._state_changed()
 
     async def _perform(self, command: Command) -> None:
-        if isinstance(command, StartTimer):
-            self._arm(command.name, command.delay)
-        elif isinstance(command, CancelTimer):
-            entry = self._timers.pop(command.name, None)
-            if entry is not None:
-                entry[1].cancel()
-        elif isinstance(command, OpenSocket):
-            self._conn = next(self._conns)
-            self._dial = self._spawn(self._open(self._conn), "dial")
-        elif isinstance(command, CloseSocket):
-            await self._close_socket(command.code, command.reason)
-        elif isinstance(command, SendPing):
-            with contextlib.suppress(ConnectionError):
-                await self._send_message({"type": "ping"})
-        elif isinstance(command, Notify):
-            self.notifications.append(command.text)
-            self._tell("notify", command.text)
-        elif isinstance(command, Resync):
-            self._resync()
-        else:  # pragma: no cover - the machine only emits the commands above
-            raise TypeError(f"unknown command {command!r}")
+        match command:
+            case StartTimer(name, delay):
+                self._arm(name, delay)
+            case CancelTimer(name):
+                entry = self._timers.pop(name, None)
+                if entry is not None:
+                    entry[1].cancel()
+            case OpenSocket():
+                self._generation = next(self._generations)
+                self._dial = self._spawn(self._open(self._generation), "dial")
+            case CloseSocket(code, reason):
+                await self._close_socket(code, reason)
+            case SendPing():
+                with contextlib.suppress(ConnectionError):
+                    await self._send_message({"type": "ping"})
+            case Notify(_, text):
+                self.notifications.append(text)
+                self._tell("notify", text)
+            case Resync():
+                self._resync()
+            case _:  # pragma: no cover - mypy proves every command has a case
+                assert_never(command)
 
     def _arm(self, name: str, delay: float) -> None:
         old = self._timers.pop(name, None)
@@ -624,7 +633,7 @@ class Client:
 
     async def _close_socket(self, code: int, reason: str) -> None:
         """Close the open socket, or cancel the dial in flight (the machine said so)."""
-        self._conn = next(self._conns)  # whatever the old socket still reports is stale
+        self._generation = next(self._generations)  # whatever the old socket still reports is stale
         dial, self._dial = self._dial, None
         if dial is not None and not dial.done():
             dial.cancel()
@@ -637,7 +646,9 @@ class Client:
         if transport is not None:
             await self._discard(transport, code, reason)
 
-    async def _discard(self, transport: Transport, code: int = 1006, reason: str = "") -> None:
+    async def _discard(
+        self, transport: Transport, code: int = ABNORMAL_CLOSURE, reason: str = ""
+    ) -> None:
         try:
             await transport.close(code, reason)
         except Exception:  # pragma: no cover - transports promise not to raise
@@ -660,29 +671,29 @@ class Client:
         task.add_done_callback(self._helpers.discard)
         return task
 
-    async def _open(self, conn: int) -> None:
+    async def _open(self, generation: int) -> None:
         """The dial in flight: report Opened (with the transport) or OpenFailed."""
         try:
             transport = await self._dialer(self.url)
         except ConnectFailed as exc:
-            self._post(_Net(conn, OpenFailed(exc.reason)))
+            self._post(_Net(generation, OpenFailed(exc.reason)))
         except (ValueError, TypeError) as exc:  # a bad URL: retrying cannot help
-            self._post(_Net(conn, OpenFailed(f"bad url: {exc}")))
+            self._post(_Net(generation, OpenFailed(f"bad url: {exc}")))
         except Exception as exc:  # a dialer that raises anything else still fails an open
-            self._post(_Net(conn, OpenFailed(type(exc).__name__)))
+            self._post(_Net(generation, OpenFailed(type(exc).__name__)))
         else:
-            self._post(_Net(conn, Opened(), transport))
+            self._post(_Net(generation, Opened(), transport))
 
-    async def _read(self, conn: int, transport: Transport) -> None:
+    async def _read(self, generation: int, transport: Transport) -> None:
         """The reader of the open socket: frames in, then one Closed."""
         try:
             while True:
                 data = await transport.recv()
-                self._post(_Message(conn, data))
+                self._post(_Message(generation, data))
         except ConnectionLost as exc:
-            self._post(_Net(conn, Closed(exc.code, exc.reason)))
+            self._post(_Net(generation, Closed(exc.code, exc.reason)))
         except Exception:  # a broken transport is a dead connection
-            self._post(_Net(conn, Closed()))
+            self._post(_Net(generation, Closed()))
 
     def _post(self, item: _Net | _Message | _Timer) -> None:
         self._events.append(item)
@@ -718,7 +729,7 @@ class Client:
     # -- internals: messages -----------------------------------------------------------
 
     async def _on_message(self, item: _Message) -> None:
-        if item.conn != self._conn:
+        if item.generation != self._generation:
             return  # from a socket we already dropped
         data = item.data
         text = data if isinstance(data, str) else data.decode("utf-8", "replace")
@@ -732,29 +743,38 @@ class Client:
         kind = message["type"]
         topic = message.get("topic") if isinstance(message.get("topic"), str) else None
         self._frame(Frame("in", kind, topic, text))
-        try:
-            if kind == "pong":
-                await self._apply(PongReceived())
-            elif kind == "welcome":
-                for reply in self.subscriptions.on_welcome(message):
-                    await self._send_message(reply)
-            elif kind == "subscribed":
-                for reply in self.subscriptions.on_subscribed(message):
-                    await self._send_message(reply)
-        except ProtocolError as exc:
-            self._error(f"bad {kind} message ignored ({exc.code}: {exc.detail})")
-        except ConnectionError:
-            pass  # the socket is going away; its Closed event follows
-        if kind in _PROTOCOL_TYPES and kind not in self.dispatcher:
-            return  # handled above; the fallback is for the application's own messages
+        what = message_kind(message)  # the protocol decides what a message is for
+        if what is MessageKind.CONTROL:
+            await self._answer_control(kind, message)
+            if kind not in self.dispatcher:
+                return  # answered; the fallback is for the application's own messages
         result = self.dispatcher.dispatch(message)
         self._report(result)
         if result.pending is not None:
             self._spawn(self._settle(result), "handler")
-        if kind not in ("welcome", "subscribed", "pong", "error"):
+        if what is MessageKind.EVENT:  # only a push can make cached data stale
             invalidation = self.cache.invalidate_for(message)
             for error in invalidation.errors:
                 self._error(f"refetch failed: {error}")
+
+    async def _answer_control(self, kind: str, message: dict[str, Any]) -> None:
+        """The client's own answer to a control message (heartbeat, subscriptions)."""
+        try:
+            match kind:
+                case "pong":
+                    await self._apply(PongReceived())
+                case "welcome":
+                    for reply in self.subscriptions.on_welcome(message):
+                        await self._send_message(reply)
+                case "subscribed":
+                    for reply in self.subscriptions.on_subscribed(message):
+                        await self._send_message(reply)
+                case _:  # pragma: no cover - CONTROL_TYPES lists exactly the three above
+                    raise AssertionError(f"control type {kind!r} has no answer in the client")
+        except ProtocolError as exc:
+            self._error(f"bad {kind} message ignored ({exc.code}: {exc.detail})")
+        except ConnectionError:
+            pass  # the socket is going away; its Closed event follows
 
     async def _settle(self, result: DispatchResult) -> None:
         self._report(await result.settle())

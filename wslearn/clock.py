@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import heapq
 import inspect
+import itertools
 import math
 import selectors
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
 __all__ = [
     "Clock",
@@ -53,6 +56,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 # -- clocks --------------------------------------------------------------------------------
@@ -178,18 +182,44 @@ class _LogicalTimeLoop(asyncio.SelectorEventLoop):
 
     _now: float = 0.0
 
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        #: Pending deadlines as a heap of (when, sequence number, handle).
+        self._deadlines: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._handles = itertools.count()
+        super().__init__(selector)
+
     def time(self) -> float:
         return self._now
 
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: *Ts,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """Schedule as usual, and remember the deadline: a jump lands on it exactly.
+
+        Our own heap of deadlines, so the loop never reads asyncio's private
+        ``_scheduled``. ``call_later`` and ``asyncio.sleep`` come through here.
+        """
+        handle = super().call_at(when, callback, *args, context=context)
+        heapq.heappush(self._deadlines, (handle.when(), next(self._handles), handle))
+        return handle
+
     def _jump_target(self, seconds: float) -> float:
+        """Where a jump of ``seconds`` lands: at least the first pending timer's deadline
+        (``seconds`` was computed from it by the loop and may be off by float drift)."""
         target = self._now + seconds
-        scheduled = getattr(self, "_scheduled", None)
-        if scheduled:
-            target = max(target, scheduled[0].when())
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0][2].cancelled() or deadlines[0][0] <= self._now):
+            heapq.heappop(deadlines)  # cancelled, or due already: not a future deadline
+        if deadlines:
+            target = max(target, deadlines[0][0])
         return target
 
 
-class _JumpingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _JumpingSelector(selectors.DefaultSelector):
     """A real selector (for the loop's self-pipe) that jumps time instead of blocking."""
 
     def __init__(self) -> None:
@@ -275,7 +305,7 @@ class PacedIdle(RuntimeError):
 # -- the paced loop (real sockets, logical time) -------------------------------------
 
 
-class _PacedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _PacedSelector(selectors.DefaultSelector):
     """Waits for sockets in real time (scaled by ``speed``) and then jumps logical time."""
 
     def __init__(self) -> None:
@@ -298,12 +328,7 @@ class _PacedSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type
                     "pending: the code waits for something that never comes"
                 )
             return ready
-        target = round(loop.time() + timeout, 9)
-        now = time.monotonic()
-        if target != loop._target:
-            loop._target = target
-            loop._real_deadline = now + timeout / loop.speed
-        ready = super().select(max(0.0, loop._real_deadline - now))
+        ready = super().select(loop.real_wait(timeout))
         if ready:
             return ready
         loop.advance(timeout)
@@ -333,6 +358,17 @@ class PacedLoop(_LogicalTimeLoop):
     def advance(self, seconds: float) -> None:
         self._now = self._jump_target(seconds)
         self._target = None
+
+    def real_wait(self, timeout: float) -> float:
+        """Real seconds to wait for sockets before the next timer (``timeout`` logical
+        seconds away) is due. The real deadline is fixed when a logical target is first
+        seen, so IO that wakes the loop early does not restart the wait."""
+        target = round(self._now + timeout, 9)
+        now = time.monotonic()
+        if target != self._target:
+            self._target = target
+            self._real_deadline = now + timeout / self.speed
+        return max(0.0, self._real_deadline - now)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:
@@ -404,6 +440,7 @@ def _run_virtual_here(
     loop = VirtualTimeLoop(limit=limit)
     try:
         asyncio.set_event_loop(loop)
+        coro: Coroutine[Any, Any, T]
         if inspect.iscoroutine(main):
             coro = main
         elif callable(main):

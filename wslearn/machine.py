@@ -44,16 +44,20 @@ crashed the machine on them would be worse than the race.
 **Close codes.** Every close the client did not ask for leads to ``reconnecting``,
 except 1008 (policy violation): the server says the request itself is wrong (a bad
 topic), so retrying the same request would only repeat the refusal; the machine goes
-to ``disconnected`` and notifies.
+to ``disconnected`` and notifies. Both give-up rules -- the attempt limit and these
+codes -- live in ``wslearn.backoff`` (``BackoffPolicy.gives_up_after``,
+``GIVE_UP_CODES``); the machine asks the policy and never restates them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Final, assert_never
 
 from .backoff import BackoffPolicy
 from .heartbeat import HeartbeatPolicy
-from .protocol import ABNORMAL_CLOSURE, NORMAL_CLOSURE, POLICY_VIOLATION, close_code_name
+from .protocol import ABNORMAL_CLOSURE, NORMAL_CLOSURE, close_code_name
 from .states import State
 from .timeline import Entry, Timeline, fmt_seconds
 
@@ -75,13 +79,29 @@ __all__ = [
     "Resync",
     "SendPing",
     "StartTimer",
+    "Timer",
     "TimerFired",
 ]
 
-TIMERS = ("reconnect", "open", "ping", "pong")
 
-#: Closes after which retrying cannot help: the server rejected the request itself.
-GIVE_UP_CODES = frozenset({POLICY_VIOLATION})
+class Timer(StrEnum):
+    """The machine's timers. A ``str``: ``TimerFired("ping")`` and commands use the names."""
+
+    #: The backoff wait before the next attempt.
+    RECONNECT = "reconnect"
+    #: An open that hangs (a frozen server) fails after ``open_timeout``.
+    OPEN = "open"
+    #: The next heartbeat ping.
+    PING = "ping"
+    #: The pong that answers the last ping must arrive before this fires.
+    PONG = "pong"
+
+
+class _Socket(Enum):
+    """What the machine believes about the socket (``None``: there is none)."""
+
+    OPENING = "opening"
+    OPEN = "open"
 
 
 # -- events (what happened) ------------------------------------------------------------
@@ -203,7 +223,7 @@ class Resync:
 
 Command = OpenSocket | CloseSocket | StartTimer | CancelTimer | SendPing | Notify | Resync
 
-UNAVAILABLE = "WebSocket unavailable"
+UNAVAILABLE: Final = "WebSocket unavailable"
 
 
 class ConnectionMachine:
@@ -255,8 +275,8 @@ class ConnectionMachine:
         self.failures = 0
         self.pings = 0
         self.pongs = 0
-        self._deadlines: dict[str, float] = {}  # armed timers -> planned deadline
-        self._socket: str | None = None  # None, "opening" or "open"
+        self._deadlines: dict[Timer, float] = {}  # armed timers -> planned deadline
+        self._socket: _Socket | None = None
         self._resync_next = False  # the next open follows a loss or a failure
         self._awaiting_pong = False
         self._rng = policy.rng()
@@ -266,19 +286,19 @@ class ConnectionMachine:
     @property
     def armed(self) -> dict[str, float]:
         """Armed timers and their planned deadlines (logical time), sorted by name."""
-        return dict(sorted(self._deadlines.items()))
+        return {timer.value: d for timer, d in sorted(self._deadlines.items())}
 
     @property
     def socket(self) -> str | None:
         """What the machine believes about the socket: None, "opening" or "open"."""
-        return self._socket
+        return None if self._socket is None else self._socket.value
 
     def next_deadline(self) -> tuple[str, float] | None:
         """The armed timer that fires first (ties: by name), or None."""
         if not self._deadlines:
             return None
-        name = min(self._deadlines, key=lambda n: (self._deadlines[n], n))
-        return name, self._deadlines[name]
+        timer = min(self._deadlines, key=lambda n: (self._deadlines[n], n))
+        return timer.value, self._deadlines[timer]
 
     def attempt_label(self, attempt: int | None = None) -> str:
         """``"attempt 2/5"`` (or ``"attempt 2"`` without a limit)."""
@@ -297,30 +317,47 @@ class ConnectionMachine:
 
     def handle(self, event: Event) -> list[Command]:
         """Feed one event; return the commands to perform, in order."""
-        method = getattr(self, "_on_" + type(event).__name__, None)
-        if method is None or not isinstance(event, _EVENT_TYPES):
+        if not isinstance(event, _EVENT_TYPES):
             raise TypeError(
                 f"ConnectionMachine.handle() takes an event such as Connect() or "
                 f"TimerFired('ping'), got {event!r}"
             )
-        return method(event)
+        match event:
+            case Connect():
+                return self._on_connect()
+            case ReconnectRequested():
+                return self._on_reconnect_requested()
+            case CloseRequested():
+                return self._on_close_requested(event)
+            case Opened():
+                return self._on_opened()
+            case OpenFailed():
+                return self._on_open_failed(event)
+            case Closed():
+                return self._on_closed(event)
+            case PongReceived():
+                return self._on_pong_received()
+            case TimerFired():
+                return self._on_timer_fired(event)
+            case _:  # pragma: no cover - mypy proves every event has a case
+                assert_never(event)
 
     # -- user requests ----------------------------------------------------------------
 
-    def _on_Connect(self, event: Connect) -> list[Command]:
+    def _on_connect(self) -> list[Command]:
         if self.state is not State.DISCONNECTED or self._socket is not None:
             return []  # already connecting/connected/retrying, or closed for good
         if self.attempt != 0 or self.failures:  # connect() after giving up == Reconnect
-            return self._on_ReconnectRequested(ReconnectRequested())
+            return self._on_reconnect_requested()
         return self._open_now("connect", "connect: opening the socket")
 
-    def _on_ReconnectRequested(self, event: ReconnectRequested) -> list[Command]:
+    def _on_reconnect_requested(self) -> list[Command]:
         if self.state is State.CLOSED:
             return []
         commands = self._cancel_all()
         if self._socket is not None:
             commands.append(CloseSocket(NORMAL_CLOSURE, "reconnect requested"))
-            if self._socket == "open":
+            if self._socket is _Socket.OPEN:
                 self._resync_next = True
             self._socket = None
         if self.opens or self.failures:
@@ -329,11 +366,11 @@ class ConnectionMachine:
             "connect", "reconnect requested: opening the socket (attempts reset)"
         )
 
-    def _on_CloseRequested(self, event: CloseRequested) -> list[Command]:
+    def _on_close_requested(self, event: CloseRequested) -> list[Command]:
         if self.state is State.CLOSED:
             return []
         before = self.state
-        pending = "reconnect" in self._deadlines
+        pending = Timer.RECONNECT in self._deadlines
         commands = self._cancel_all()
         if self._socket is not None:
             commands.append(CloseSocket(event.code, event.reason))
@@ -351,11 +388,11 @@ class ConnectionMachine:
 
     # -- network events -----------------------------------------------------------------
 
-    def _on_Opened(self, event: Opened) -> list[Command]:
-        if self._socket != "opening":
+    def _on_opened(self) -> list[Command]:
+        if self._socket is not _Socket.OPENING:
             return []
-        commands = self._cancel(["open"])
-        self._socket = "open"
+        commands = self._cancel([Timer.OPEN])
+        self._socket = _Socket.OPEN
         self.opens += 1
         attempt = self.attempt
         self.attempt = 0
@@ -370,28 +407,28 @@ class ConnectionMachine:
             text += "; resubscribe + invalidate subscribed queries"
         self._resync_next = False
         if self.heartbeat is not None:
-            commands.append(self._arm("ping", self.heartbeat.interval))
+            commands.append(self._arm(Timer.PING, self.heartbeat.interval))
         self._enter(State.CONNECTED)
         self._record("connected", text, attempt=attempt)
         return commands
 
-    def _on_OpenFailed(self, event: OpenFailed) -> list[Command]:
-        if self._socket != "opening":
+    def _on_open_failed(self, event: OpenFailed) -> list[Command]:
+        if self._socket is not _Socket.OPENING:
             return []
-        commands = self._cancel(["open"])
+        commands = self._cancel([Timer.OPEN])
         self._socket = None
         return commands + self._after_failure(self._failed_text(event.reason), kind="failed")
 
-    def _on_Closed(self, event: Closed) -> list[Command]:
-        if self._socket != "open":
+    def _on_closed(self, event: Closed) -> list[Command]:
+        if self._socket is not _Socket.OPEN:
             return []
-        commands = self._cancel(["ping", "pong"])
+        commands = self._cancel([Timer.PING, Timer.PONG])
         self._socket = None
         self._awaiting_pong = False
         self.attempt = 0
         code = f"{event.code} {close_code_name(event.code)}"
         detail = f"{code}: {event.reason}" if event.reason else code
-        if event.code in GIVE_UP_CODES:
+        if self.policy.gives_up_on_close(event.code):
             self.failures += 1
             self._enter(State.DISCONNECTED)
             self._record(
@@ -400,34 +437,48 @@ class ConnectionMachine:
             return [*commands, Notify("error", f"{UNAVAILABLE}: {event.reason or code}")]
         return commands + self._after_failure(f"connection lost ({detail})", kind="lost")
 
-    def _on_PongReceived(self, event: PongReceived) -> list[Command]:
-        if self._socket != "open":
+    def _on_pong_received(self) -> list[Command]:
+        if self._socket is not _Socket.OPEN:
             return []
         self.pongs += 1
         if not self._awaiting_pong or self.heartbeat is None:
             self._record("pong", "pong received (none was awaited)")
             return []
         self._awaiting_pong = False
-        commands = self._cancel(["pong"])
-        commands.append(self._arm("ping", self.heartbeat.interval))
+        commands = self._cancel([Timer.PONG])
+        commands.append(self._arm(Timer.PING, self.heartbeat.interval))
         self._record(
             "pong", f"pong received; next ping in {fmt_seconds(self.heartbeat.interval)}s"
         )
         return commands
 
-    def _on_TimerFired(self, event: TimerFired) -> list[Command]:
-        deadline = self._deadlines.pop(event.name, None)
+    def _on_timer_fired(self, event: TimerFired) -> list[Command]:
+        try:
+            timer = Timer(event.name)
+        except ValueError:
+            return []  # no such timer: it cannot be armed, so the fire is stale
+        deadline = self._deadlines.pop(timer, None)
         if deadline is None:
             return []  # not armed (cancelled, or a stale fire): ignore
         self.t = max(self.t, deadline)
-        return getattr(self, "_fire_" + event.name)()
+        match timer:
+            case Timer.RECONNECT:
+                return self._fire_reconnect()
+            case Timer.OPEN:
+                return self._fire_open()
+            case Timer.PING:
+                return self._fire_ping()
+            case Timer.PONG:
+                return self._fire_pong()
+            case _:  # pragma: no cover - mypy proves every timer has a case
+                assert_never(timer)
 
     # -- timers -------------------------------------------------------------------------
 
     def _fire_reconnect(self) -> list[Command]:
-        self._socket = "opening"
+        self._socket = _Socket.OPENING
         self._record("attempt", f"{self.attempt_label()}: opening the socket", attempt=self.attempt)
-        return [OpenSocket(self.attempt), self._arm("open", self.open_timeout)]
+        return [OpenSocket(self.attempt), self._arm(Timer.OPEN, self.open_timeout)]
 
     def _fire_open(self) -> list[Command]:
         self._socket = None
@@ -439,15 +490,15 @@ class ConnectionMachine:
 
     def _fire_ping(self) -> list[Command]:
         hb = self.heartbeat
-        if hb is None or self._socket != "open":  # pragma: no cover - cannot be armed then
+        if hb is None or self._socket is not _Socket.OPEN:  # pragma: no cover - never armed then
             return []
         self.pings += 1
         if hb.check_pong:
             self._awaiting_pong = True
             self._record("ping", f"ping sent; pong due within {fmt_seconds(hb.timeout)}s")
-            return [SendPing(), self._arm("pong", hb.timeout)]
+            return [SendPing(), self._arm(Timer.PONG, hb.timeout)]
         self._record("ping", "ping sent (pong never checked: the seed's heartbeat)")
-        return [SendPing(), self._arm("ping", hb.interval)]
+        return [SendPing(), self._arm(Timer.PING, hb.interval)]
 
     def _fire_pong(self) -> list[Command]:
         hb = self.heartbeat
@@ -456,7 +507,7 @@ class ConnectionMachine:
         self._awaiting_pong = False
         self.attempt = 0
         commands: list[Command] = [
-            *self._cancel(["ping"]),
+            *self._cancel([Timer.PING]),
             CloseSocket(ABNORMAL_CLOSURE, "pong timeout"),
         ]
         text = f"no pong within {fmt_seconds(hb.timeout)}s: connection presumed dead"
@@ -470,20 +521,20 @@ class ConnectionMachine:
 
     def _open_now(self, kind: str, text: str) -> list[Command]:
         self.attempt = 0
-        self._socket = "opening"
+        self._socket = _Socket.OPENING
         self._enter(State.CONNECTING)
         self._record(kind, text, attempt=0)
-        return [OpenSocket(0), self._arm("open", self.open_timeout)]
+        return [OpenSocket(0), self._arm(Timer.OPEN, self.open_timeout)]
 
     def _after_failure(self, text: str, *, kind: str) -> list[Command]:
         """A failure at ``t``: schedule the next retry, or give up."""
         self.failures += 1
         self._resync_next = True
-        nxt = self.attempt + 1
-        if self.policy.max_attempts is not None and nxt > self.policy.max_attempts:
+        if self.policy.gives_up_after(self.attempt):  # the one give-up rule (backoff.py)
             self._enter(State.DISCONNECTED)
             self._record("gave-up", f"{text}; giving up: {UNAVAILABLE}", attempt=self.attempt)
             return [Notify("error", UNAVAILABLE)]
+        nxt = self.attempt + 1
         delay = self.policy.delay(nxt, self._rng)
         failed = self.attempt
         self.attempt = nxt
@@ -494,18 +545,18 @@ class ConnectionMachine:
             attempt=failed if kind == "failed" else None,
             delay=delay,
         )
-        return [self._arm("reconnect", delay)]
+        return [self._arm(Timer.RECONNECT, delay)]
 
-    def _arm(self, name: str, delay: float) -> StartTimer:
+    def _arm(self, timer: Timer, delay: float) -> StartTimer:
         delay = float(delay)
-        self._deadlines[name] = round(self.t + delay, 9)
-        return StartTimer(name, delay)
+        self._deadlines[timer] = round(self.t + delay, 9)
+        return StartTimer(timer.value, delay)
 
-    def _cancel(self, names: list[str]) -> list[Command]:
+    def _cancel(self, timers: list[Timer]) -> list[Command]:
         commands: list[Command] = []
-        for name in names:
-            if self._deadlines.pop(name, None) is not None:
-                commands.append(CancelTimer(name))
+        for timer in timers:
+            if self._deadlines.pop(timer, None) is not None:
+                commands.append(CancelTimer(timer.value))
         return commands
 
     def _cancel_all(self) -> list[Command]:

@@ -37,7 +37,7 @@ __all__ = [
     "ENV_EXERCISE",
     "ENV_HOME",
     "STATUSES",
-    "Entry",
+    "ExerciseResult",
     "Progress",
     "course_root",
     "current_exercise",
@@ -131,7 +131,7 @@ def list_exercises(exercises_dir: str | os.PathLike[str] | None = None) -> list[
 
 
 @dataclass(frozen=True)
-class Entry:
+class ExerciseResult:
     """The last recorded outcome of one exercise."""
 
     exercise: str
@@ -151,11 +151,11 @@ class Progress:
 
     def __init__(
         self,
-        entries: dict[str, Entry] | None = None,
+        entries: dict[str, ExerciseResult] | None = None,
         exercises: Iterable[str] = (),
         problem: str | None = None,
     ) -> None:
-        self.entries: dict[str, Entry] = dict(entries or {})
+        self.entries: dict[str, ExerciseResult] = dict(entries or {})
         names = list(exercises)
         # Exercises first (course order), then results recorded for other names.
         names += sorted(n for n in self.entries if n not in names)
@@ -163,10 +163,10 @@ class Progress:
         #: Why the file could not be read, if it could not (shown in the renderings).
         self.problem = problem
 
-    def get(self, exercise: str) -> Entry:
+    def get(self, exercise: str) -> ExerciseResult:
         """The entry for ``exercise`` (a ``not-started`` one if nothing was recorded)."""
         name = exercise_name(exercise)
-        return self.entries.get(name, Entry(name))
+        return self.entries.get(name, ExerciseResult(name))
 
     @property
     def passed(self) -> int:
@@ -231,13 +231,13 @@ class Progress:
         )
 
 
-def _read(path: Path) -> tuple[dict[str, Entry], str | None]:
+def _read(path: Path) -> tuple[dict[str, ExerciseResult], str | None]:
     if not path.exists():
         return {}, None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         entries = {
-            name: Entry(
+            name: ExerciseResult(
                 exercise=name,
                 status=str(item["status"]),
                 summary=str(item.get("summary", "")),
@@ -261,7 +261,7 @@ def load(exercises_dir: str | os.PathLike[str] | None = None) -> Progress:
     return Progress(entries, list_exercises(exercises_dir), problem)
 
 
-def record(exercise: str, status: str, summary: str = "") -> Entry:
+def record(exercise: str, status: str, summary: str = "") -> ExerciseResult:
     """Record a checker's outcome for ``exercise``; returns the stored entry.
 
     ``status`` is ``"pass"``, ``"fail"`` or ``"not-started"`` (the learner's code still
@@ -275,12 +275,12 @@ def record(exercise: str, status: str, summary: str = "") -> Entry:
     entries, problem = _read(path)
     if problem is not None:
         path.replace(path.with_name(path.name + ".bad"))
-    old = entries.get(name, Entry(name))
+    old = entries.get(name, ExerciseResult(name))
     line = " ".join(str(summary).split())
     if len(line) > _SUMMARY_MAX:
         line = line[: _SUMMARY_MAX - 3] + "..."
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    entry = Entry(name, status, line, old.runs + 1, now)
+    entry = ExerciseResult(name, status, line, old.runs + 1, now)
     entries[name] = entry
     _write(path, entries)
     return entry
@@ -297,7 +297,7 @@ def reset(exercise: str | None = None) -> None:
     _write(path, entries)
 
 
-def _write(path: Path, entries: dict[str, Entry]) -> None:
+def _write(path: Path, entries: dict[str, ExerciseResult]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = {
         "version": _VERSION,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from typing import Any, Final
+from urllib.parse import quote
 
 #: Topic names: 1-64 characters of ``a-z 0-9 . _ -``.
 TOPIC_RE: Final = re.compile(r"[a-z0-9._-]{1,64}")
@@ -41,24 +43,67 @@ CLOSE_CODE_NAMES: Final[Mapping[int, str]] = {
     SERVICE_RESTART: "service restart",
 }
 
+#: Message types a client may send; anything else gets an ``unknown-type`` error.
+CLIENT_TYPES: Final = frozenset({"ping", "subscribe", "unsubscribe"})
+
+#: Messages the server sends to run the connection itself, not to tell the application
+#: anything: the client answers them (heartbeat, subscriptions). They reach an
+#: application handler only when one is registered for exactly that type.
+CONTROL_TYPES: Final = frozenset({"welcome", "subscribed", "pong"})
+#: The type of the frame that reports bad input (``ProtocolError.as_message()``).
+ERROR_TYPE: Final = "error"
+
 #: Every short error code a peer may receive in ``{"type": "error", "error": CODE}`` (or in
 #: an HTTP error body), and what it means. One table, so the browser page, the checkers
-#: and the docs agree.
+#: and the docs agree; ``tests/test_protocol_tables.py`` fails on a code sent from
+#: ``wslearn/`` that is missing here.
 ERROR_CODES: Final[Mapping[str, str]] = {
+    # frames on a WebSocket
     "bad-json": "the frame is not valid JSON",
     "bad-utf8": "a binary frame that is not UTF-8 text",
     "not-an-object": "valid JSON, but not an object",
     "missing-type": 'an object without a string "type"',
-    "unknown-type": "a type the server does not handle (ping, subscribe, unsubscribe)",
+    "unknown-type": "a type the server does not handle ("
+    + ", ".join(sorted(CLIENT_TYPES)) + ")",
     "bad-topic": "a topic name outside 1-64 characters of a-z 0-9 . _ -",
     "bad-topics": 'subscribe/unsubscribe without a "topics" list',
-    "too-many-topics": f"more than {32} topics on one connection",
+    "too-many-topics": f"more than {MAX_TOPICS} topics on one connection",
+    "bad-message": 'a "welcome" or "subscribed" from the server without a "topics" list',
+    # HTTP: /api/topics and the SSE stream /api/stream
     "bad-param": "an HTTP query parameter out of range (/api/topics)",
     "no-hub": "the served app has no topic hub (/api/topics)",
+    "bad-request": "not an HTTP/1.1 request (SSE listener)",
+    "too-large": "the request line and headers are too long (SSE listener)",
+    "bad-method": "a method other than GET (SSE listener)",
+    "bad-origin": "an Origin header from another site (SSE listener)",
+    "not-found": "a path the listener does not serve (SSE listener)",
+    "too-many-streams": "every SSE stream slot is taken; retry later",
 }
 
-#: Message types a client may send; anything else gets an ``unknown-type`` error.
-CLIENT_TYPES: Final = frozenset({"ping", "subscribe", "unsubscribe"})
+
+class MessageKind(Enum):
+    """What a decoded server message is *for*, as the client sees it."""
+
+    #: ``welcome`` / ``subscribed`` / ``pong``: the client itself answers it.
+    CONTROL = "control"
+    #: ``{"type": "error", ...}``: the server rejected something we sent.
+    ERROR = "error"
+    #: Anything else: an application event (a push). It may invalidate cached queries.
+    EVENT = "event"
+
+
+def message_kind(message: Mapping[str, Any]) -> MessageKind:
+    """Classify a decoded server message (the client's protocol decision, in one place).
+
+    >>> message_kind({"type": "pong"}), message_kind({"type": "proposal.created"})
+    (<MessageKind.CONTROL: 'control'>, <MessageKind.EVENT: 'event'>)
+    """
+    kind = message.get("type")
+    if kind in CONTROL_TYPES:
+        return MessageKind.CONTROL
+    if kind == ERROR_TYPE:
+        return MessageKind.ERROR
+    return MessageKind.EVENT
 
 
 class ProtocolError(ValueError):
@@ -71,7 +116,14 @@ class ProtocolError(ValueError):
 
     def as_message(self) -> dict[str, Any]:
         """The ``{"type": "error", ...}`` frame that reports this error to the peer."""
-        return {"type": "error", "error": self.code, "detail": self.detail}
+        return error_message(self.code, self.detail)
+
+
+def error_message(code: str, detail: str) -> dict[str, Any]:
+    """``{"type": "error", "error": code, "detail": detail}``; ``code`` from ``ERROR_CODES``."""
+    if code not in ERROR_CODES:
+        raise ValueError(f"unknown error code {code!r}: add it to protocol.ERROR_CODES first")
+    return {"type": ERROR_TYPE, "error": code, "detail": detail}
 
 
 def validate_topics(topics: Iterable[str]) -> list[str]:
@@ -101,10 +153,22 @@ def parse_topics_param(value: str | None) -> list[str]:
     return validate_topics(part.strip() for part in value.split(","))
 
 
+#: The query parameter that carries the topics of a connection (``/ws?topics=a,b``).
+TOPICS_PARAM: Final = "topics"
+
+
 def topics_query(topics: Iterable[str]) -> str:
-    """The query string for a list of topics: ``topics=analysis,proposals`` (or ``""``)."""
-    topics = list(topics)
-    return "topics=" + ",".join(topics) if topics else ""
+    """The query string for a list of topics: ``topics=analysis,proposals`` (or ``""``).
+
+    The one place that builds it (the client, both servers' ``url()``). Each name is
+    URL-quoted, so a lesson that builds a bad URL on purpose still sends exactly the
+    name it meant (valid names are unchanged by quoting).
+
+    >>> topics_query(["analysis", "proposals"]), topics_query(["a b"]), topics_query([])
+    ('topics=analysis,proposals', 'topics=a%20b', '')
+    """
+    names = [quote(str(t), safe="") for t in topics]
+    return f"{TOPICS_PARAM}=" + ",".join(names) if names else ""
 
 
 def decode(text: str | bytes) -> dict[str, Any]:

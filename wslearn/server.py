@@ -43,20 +43,22 @@ from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
 from .app import App, WebSocketDisconnect, fit_reason
-from .handle import ConnectionInfo, Listener, ServerHandle
+from .listeners import Listeners
 from .protocol import (
     ABNORMAL_CLOSURE,
     DEFAULT_MAX_SIZE,
     GOING_AWAY,
+    NORMAL_CLOSURE,
     POLICY_VIOLATION,
     ProtocolError,
     encode,
     validate_topics,
 )
+from .server_handle import ConnectionInfo, Listener, ServerHandle
 
 __all__ = ["ConnectionInfo", "Server", "serve"]
 
-logger = logging.getLogger("wslearn.server")  # silent by default: see wslearn.handle
+logger = logging.getLogger("wslearn.server")  # silent by default: see wslearn.server_handle
 
 #: How long notebook-side calls wait for the server thread before giving up.
 CALL_TIMEOUT: Final = 10.0
@@ -177,7 +179,7 @@ class _SocketChannel:
             server._spawn(self.close(POLICY_VIOLATION, "client too slow: frames piled up"))
         return True
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         await self.conn.close(code, fit_reason(reason))
 
     def _must_hold(self) -> bool:
@@ -329,7 +331,7 @@ class Server(ServerHandle):
         self.handshake_attempts = 0
         self.http_requests = 0
         self.http_bytes_sent = 0
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
         self._channels: dict[int, _SocketChannel] = {}
         self._registry_lock = threading.Lock()
         self._next_id = 0
@@ -690,8 +692,8 @@ class Server(ServerHandle):
         while self._frozen and self._thaw_future is not None and self._stop_future is not None:
             if self._stop_future.done():
                 return
-            await asyncio.wait({self._thaw_future, self._stop_future},
-                               return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {self._thaw_future, self._stop_future}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
 
     # -- the server thread -----------------------------------------------------------
 

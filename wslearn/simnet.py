@@ -40,13 +40,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .app import App, WebSocketDisconnect, fit_reason
-from .handle import ConnectionInfo, Listener, ServerHandle
+from .listeners import Listeners
 from .protocol import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
     NORMAL_CLOSURE,
     validate_topics,
 )
+from .server_handle import ConnectionInfo, Listener, ServerHandle
 from .transport import ConnectFailed, ConnectionLost, Transport
 
 __all__ = ["SimNetwork", "SimServer"]
@@ -78,7 +79,7 @@ class _Link:
         self.to_client: asyncio.Queue[str | bytes | _End] = asyncio.Queue()
         self.held_in: list[str | bytes | _End] = []  # client -> server, held by freeze
         self.held_out: collections.deque[tuple[float, str | bytes]] = collections.deque()
-        self.release: asyncio.TimerHandle | None = None
+        self.release: asyncio.Handle | None = None  # call_soon or call_later
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.channel = _SimChannel(self, path, query)
         self.transport = _SimTransport(self)
@@ -245,7 +246,7 @@ class SimServer(ServerHandle):
         self.host = host
         self.port = 80
         self.handshake_attempts = 0
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._ids = itertools.count(1)
@@ -408,7 +409,7 @@ class SimServer(ServerHandle):
 
     async def _serve(self, link: _Link) -> None:
         try:
-            await self.app.handle(link.channel)  # type: ignore[arg-type]
+            await self.app.handle(link.channel)
         finally:
             ended = link.transport.ended or link.channel.ended
             code = ended.code if ended is not None else ABNORMAL_CLOSURE

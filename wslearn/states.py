@@ -30,16 +30,6 @@ class State(StrEnum):
     #: Closed on purpose by ``close()``. Final: nothing ever reopens it.
     CLOSED = "closed"
 
-    @property
-    def is_open(self) -> bool:
-        """True only in ``connected``: the one state in which ``send()`` can work."""
-        return self is State.CONNECTED
-
-    @property
-    def is_final(self) -> bool:
-        """True in ``closed``: no event will ever change the state again."""
-        return self is State.CLOSED
-
 
 def as_state(value: str | State) -> State:
     """Turn ``"connected"`` into ``State.CONNECTED`` with an error that lists the choices."""

@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, overload
 
+from .listeners import Listeners
+
 #: Entry kinds, and what they mean. The SVG and the widgets key on these.
 KINDS: dict[str, str] = {
     "connect": "a connection was requested (connect() or reconnect())",
@@ -99,7 +101,7 @@ class Timeline:
 
     def __init__(self, entries: Iterable[Entry] = (), *, svg: bool = True) -> None:
         self._entries: list[Entry] = list(entries)
-        self._listeners: list[Callable[[Entry], Any]] = []
+        self._listeners: Listeners[Callable[[Entry], Any]] = Listeners("fn(entry)")
         self._reporting = False
         self.svg_in_html = svg
 
@@ -141,16 +143,15 @@ class Timeline:
         return self.append(Entry(t, "note", text, state=state))
 
     def add_listener(self, fn: Callable[[Entry], Any]) -> Callable[[], None]:
-        """Call ``fn(entry)`` for every new entry; returns a function that removes it."""
-        if not callable(fn):
-            raise TypeError(f"add_listener() takes a function, got {type(fn).__name__}")
-        self._listeners.append(fn)
+        """Call ``fn(entry)`` for every new entry; returns a function that removes it.
 
-        def remove() -> None:
-            if fn in self._listeners:
-                self._listeners.remove(fn)
+        The same style as ``Client`` and ``Server`` (``wslearn.listeners``).
+        """
+        return self._listeners.add(fn)
 
-        return remove
+    def remove_listener(self, fn: Callable[[Entry], Any]) -> None:
+        """Stop calling ``fn`` (harmless if it is not registered)."""
+        self._listeners.discard(fn)
 
     @property
     def entries(self) -> tuple[Entry, ...]:

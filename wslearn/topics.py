@@ -19,6 +19,7 @@ from typing import Any
 
 from .app import App, WebSocket
 from .protocol import (
+    CLIENT_TYPES,
     POLICY_VIOLATION,
     ProtocolError,
     decode,
@@ -149,15 +150,15 @@ def topic_app() -> App:
 
     def handle(websocket: WebSocket, message: dict[str, Any]) -> dict[str, Any]:
         kind = message["type"]
+        if kind not in CLIENT_TYPES:  # ping, subscribe, unsubscribe: protocol.py's table
+            raise ProtocolError("unknown-type", f"unknown message type {kind!r}")
         if kind == "ping":
             return {**message, "type": "pong"}  # extra fields are echoed
-        if kind in ("subscribe", "unsubscribe"):
-            topics = message.get("topics")
-            if not isinstance(topics, list):
-                raise ProtocolError("bad-topics", f'{kind} needs "topics": a list of names')
-            change = hub.subscribe if kind == "subscribe" else hub.unsubscribe
-            return {"type": "subscribed", "topics": change(websocket, topics)}
-        raise ProtocolError("unknown-type", f"unknown message type {kind!r}")
+        topics = message.get("topics")  # subscribe / unsubscribe
+        if not isinstance(topics, list):
+            raise ProtocolError("bad-topics", f'{kind} needs "topics": a list of names')
+        change = hub.subscribe if kind == "subscribe" else hub.unsubscribe
+        return {"type": "subscribed", "topics": change(websocket, topics)}
 
     @app.websocket("/echo")
     async def echo(websocket: WebSocket) -> None:

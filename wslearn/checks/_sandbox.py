@@ -291,7 +291,7 @@ def _abandon(task: asyncio.Task[Any]) -> None:
     coro = task.get_coro()
     for _ in range(3):
         with contextlib.suppress(BaseException):  # it ignored GeneratorExit: try again
-            coro.close()  # type: ignore[union-attr]
+            coro.close()
         if getattr(coro, "cr_frame", None) is None:
             return
     _ABANDONED.append(coro)

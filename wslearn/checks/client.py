@@ -111,9 +111,9 @@ class _World:
         self.cache.define(("analysis",), lambda: "analysis")
         self.cache.observe(("proposals",))
         self.cache.observe(("analysis",))
-        watching = {"on": False, "last": None}
+        watching: dict[str, Any] = {"on": False, "last": None}
 
-        class Observed(cls):  # type: ignore[misc,valid-type]
+        class Observed(cls):
             def __setattr__(self, name: str, value: Any) -> None:
                 super().__setattr__(name, value)
                 if name == "state" and watching["on"]:

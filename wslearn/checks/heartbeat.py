@@ -221,10 +221,13 @@ async def frozen(lab: Lab | None, learner: Any) -> Verdict:
     session = _Session(lab)
     try:
         await session.start(learner, 30.0, 10.0)
-        await lab.until(lambda: bool(lab.entries("pong")) or session.beat.done(), 60.0)
+        started = session.beat
+        assert started is not None  # start() made it
+        await lab.until(lambda: bool(lab.entries("pong")) or started.done(), 60.0)
         if lab.entries("pong"):
             await lab.fault("freeze", text="server: freeze (no pong, no error)")
         beat = session.beat
+        assert beat is not None  # start() made it
         await lab.until(lambda: beat.done(), 200.0)
         for _ in range(3):
             await asyncio.sleep(0)

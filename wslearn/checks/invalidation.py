@@ -83,8 +83,8 @@ def prepare(on_push: Any = None, on_reconnect: Any = None) -> SimpleNamespace:
 
 EXERCISE = Exercise(NAME, "08_invalidation", prepare)
 
-ACTIVE = [("proposals",), ("proposals", 7), ("analysis",), ("knowledge",)]
-INACTIVE = [("proposals", 8), ("analysis", "summary")]
+ACTIVE: list[tuple[Any, ...]] = [("proposals",), ("proposals", 7), ("analysis",), ("knowledge",)]
+INACTIVE: list[tuple[Any, ...]] = [("proposals", 8), ("analysis", "summary")]
 
 
 def _db() -> dict[str, Any]:
@@ -96,7 +96,10 @@ def _cache(db: dict[str, Any]) -> QueryCache:
     cache = QueryCache()
     cache.define(("proposals",), lambda: sorted(db["proposals"].items()))
     for pid in (7, 8):
-        cache.define(("proposals", pid), lambda pid=pid: db["proposals"].get(pid, "404"))
+        def proposal(pid: int = pid) -> Any:
+            return db["proposals"].get(pid, "404")
+
+        cache.define(("proposals", pid), proposal)
     cache.define(("analysis",), lambda: db["analysis"])
     cache.define(("analysis", "summary"), lambda: "summary of " + str(db["analysis"]))
     cache.define(("knowledge",), lambda: db["knowledge"])
@@ -133,7 +136,9 @@ def _call(fn: Any, name: str, *args: Any, kind: str = "raises") -> None:
         raise Failed(kind, f"{name} raised {describe_exception(exc)}") from exc
 
 
-def _expected(refetched: set[Any], stale: set[Any], removed: set[Any] = frozenset()) -> str:
+def _expected(
+    refetched: set[Any], stale: set[Any], removed: frozenset[Any] | set[Any] = frozenset()
+) -> str:
     lines = []
     for key in [*ACTIVE[:2], INACTIVE[0], ACTIVE[2], INACTIVE[1], ACTIVE[3]]:
         if key in removed:

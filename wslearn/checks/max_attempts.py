@@ -273,7 +273,10 @@ async def two_outages(lab: Lab | None, learner: Any) -> Verdict:
     task = _start(lab, learner, notes)
     try:
         for opens in (1, 2):
-            await lab.until(lambda n=opens: lab.opens >= n or task.done(), 60.0)
+            def opened(n: int = opens) -> bool:
+                return lab.opens >= n or task.done()
+
+            await lab.until(opened, 60.0)
             if lab.opens < opens:
                 break
             await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")

@@ -18,6 +18,7 @@ import asyncio
 import json
 
 from ..clock import Clock, default_clock
+from ..protocol import ABNORMAL_CLOSURE, NORMAL_CLOSURE
 from ..timeline import Entry, Timeline
 from ..transport import ConnectFailed, ConnectionLost, Dialer, Transport, websocket_dialer
 from ..waiting import until  # re-exported: chapters 03-05 import it from here
@@ -84,7 +85,7 @@ class OneShotSocket:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
         if self._transport is not None:
-            await self._transport.close(1000, "")
+            await self._transport.close(NORMAL_CLOSURE, "")
             self._transport = None
         self.ready_state = "CLOSED"
 
@@ -145,7 +146,7 @@ async def seed_keep_connected(
                 lost = f"connection lost ({exc.code})"
                 kind = "lost"
             finally:
-                await transport.close(1006, "")
+                await transport.close(ABNORMAL_CLOSURE, "")
         if attempt < max_attempts:
             attempt += 1
             delay = float(min(2 ** (attempt - 1), 30))

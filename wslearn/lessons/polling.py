@@ -304,7 +304,7 @@ async def run_workload(server: Any, schedule: Schedule,
         raise ValueError(f"unknown way(s) {sorted(unknown)}; choose from {list(WAYS)}")
     host, port, topic = server.host, server.port, schedule.topic
     base = f"/api/topics/{topic}"
-    results = {w: WayResult(w) for w in WAYS if w in ways}  # type: ignore[misc]
+    results: dict[str, WayResult] = {w: WayResult(w) for w in WAYS if w in ways}
     learned: dict[str, dict[int, tuple[float, bool]]] = {w: {} for w in results}
     polls_seen: list[tuple[float, int, int | None]] = []
     first = (await http_get(host, port, base)).json()["version"]  # not counted: a baseline
@@ -330,6 +330,7 @@ async def run_workload(server: Any, schedule: Schedule,
             ws = await connect(server.url(topics=[topic]), proxy=None, ping_interval=None,
                                open_timeout=STEP_TIMEOUT)
             results["push"].requests = 1
+            assert ws.response is not None  # set by a successful connect()
             results["push"].bytes_down = len(ws.response.serialize())
             welcome = await asyncio.wait_for(ws.recv(), STEP_TIMEOUT)
             results["push"].bytes_down += _frame_size(welcome)

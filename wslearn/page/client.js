@@ -14,14 +14,20 @@ const config = {
   openTimeout: setting('openTimeout', 10),
   speed: setting('speed', 1), // divides every delay: the 1+2+4+8+16 s schedule in 1.55 s at 20
 }
+// The reconnect rules -- when to retry, when to give up -- mirror wslearn.backoff
+// (BackoffPolicy without jitter, GIVE_UP_CODES); tests/test_page_rules.py compares lab.rules.
+const GIVE_UP_CODES = [1008] // policy violation: the request is refused; retrying cannot help
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
+const givesUpAfter = (attempt) => attempt >= config.maxAttempts // that was the last attempt allowed
+const givesUpOnClose = (code) => GIVE_UP_CODES.includes(code)
 
 // The socket URL comes from where the page was loaded, so the same page works at
 // http://127.0.0.1:PORT/lab and behind a proxy path such as /user/ada/proxy/PORT/lab.
 function socketUrl(topics) {
   const url = new URL('ws', location.href)
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
-  url.search = topics.length ? '?topics=' + topics.join(',') : ''
+  const names = topics.map(encodeURIComponent) // quoted like Python's protocol.topics_query
+  url.search = names.length ? '?topics=' + names.join(',') : ''
   return url.href
 }
 
@@ -68,7 +74,12 @@ function lost(socket, code, reason) {
   clearTimers()
   note(`closed ${code} (${reason || CLOSE_NAMES[code] || 'no reason'})`)
   if (stopped) return // ✅ closed by cleanup: never reconnect (the seed's bug)
-  if (attempt >= config.maxAttempts) return setState('disconnected', 'WebSocket unavailable')
+  if (givesUpOnClose(code)) { // ✅ the server refused the request: the same request fails again
+    attempt = 0
+    const why = reason || `${code} ${CLOSE_NAMES[code]}`
+    return setState('disconnected', `WebSocket unavailable: ${why}`)
+  }
+  if (givesUpAfter(attempt)) return setState('disconnected', 'WebSocket unavailable')
   attempt += 1
   setState('reconnecting', `attempt ${attempt}/${config.maxAttempts} in ${backoff(attempt)}s`)
   later('reconnect', backoff(attempt), connect)
@@ -231,6 +242,8 @@ addEventListener('pagehide', cleanup)
 window.lab = { // for DevTools and tests: lab.state, lab.handlers.x = fn, lab.send({...})
   config, handlers, queries, connect, reconnect, cleanup, subscribe, unsubscribe, invalidate, send,
   get state() { return state }, get attempt() { return attempt }, get topics() { return topics },
+  get armed() { return Object.keys(timers).sort() }, // the timers that are armed now
+  rules: { schedule, maxAttempts: config.maxAttempts, giveUpCodes: GIVE_UP_CODES, givesUpAfter },
 }
 render()
 connect()

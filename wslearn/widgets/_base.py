@@ -57,6 +57,13 @@ class LiveWidget:
     def _on_close(self, fn: Callable[[], None]) -> None:
         self._cleanups.append(fn)
 
+    def _listen(self, source: Any, fn: Callable[..., Any]) -> None:
+        """Listen to ``source`` until ``close()``. ``Server``, ``Client`` and ``Timeline``
+        share one style (``add_listener(fn)`` / ``remove_listener(fn)``, see
+        ``wslearn.listeners``), so any of them works here."""
+        source.add_listener(fn)
+        self._on_close(lambda: source.remove_listener(fn))
+
     def _own(self, *widgets: w.Widget) -> None:
         self._owned.extend(widgets)
 

@@ -131,24 +131,3 @@ class Throttle:
             self._handle.cancel()
             self._handle = None
         self.dirty = False
-
-
-def add_listener(source: Any, fn: Callable[..., Any]) -> Callable[[], None]:
-    """Subscribe ``fn`` to ``source.add_listener`` and return a function that unsubscribes.
-
-    Uses ``source.remove_listener(fn)`` when the source has one (``Server.add_listener``
-    returns ``fn`` itself, for use as a decorator); otherwise the unsubscribe function
-    that ``add_listener`` returned (``Client``, ``Timeline``).
-    """
-    token = source.add_listener(fn)
-
-    def remove() -> None:
-        remover = getattr(source, "remove_listener", None)
-        if callable(remover):
-            with contextlib.suppress(Exception):  # already removed
-                remover(fn)
-        elif callable(token) and token is not fn:
-            with contextlib.suppress(Exception):
-                token()
-
-    return remove

@@ -21,7 +21,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ._base import LiveWidget, html_text
-from ._threading import Marshal, add_listener, running_loop
+from ._threading import Marshal, running_loop
 
 
 class Look(NamedTuple):
@@ -78,7 +78,7 @@ def badge_look(
 
 
 @dataclass
-class Progress:
+class ReconnectProgress:
     """Where a reconnect cycle is, folded from timeline entries (see :func:`follow`)."""
 
     attempt: int = 0  # the attempt in flight or scheduled next (0 = none)
@@ -138,10 +138,10 @@ class _ClientWatcher:
     def _watch(self, client: Any) -> None:
         self.client = client
         self._client_loop: asyncio.AbstractEventLoop | None = None
-        self.progress = Progress()
+        self.progress = ReconnectProgress()
         for entry in getattr(getattr(client, "timeline", None), "entries", ()):
             self.progress.follow(entry)  # built mid-outage: catch up
-        self._on_close(add_listener(client, self._on_client_event))  # type: ignore[attr-defined]
+        self._listen(client, self._on_client_event)  # type: ignore[attr-defined]
 
     def _on_client_event(self, kind: str, payload: Any) -> None:
         # Called on the client's loop (and must not raise): hop to the owner thread.

@@ -15,7 +15,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ._base import LiveWidget
-from ._threading import Marshal, Throttle, add_listener
+from ._threading import Marshal, Throttle
 
 ALL = "all"
 _ARROW = {"in": "←", "out": "→"}
@@ -94,7 +94,7 @@ class MessageLog(LiveWidget, w.VBox):
         self._on_close(self._throttle.close)
         for frame in list(getattr(client, "frames", ()) or ()):
             self._remember(frame)
-        self._on_close(add_listener(client, self._on_client_event))
+        self._listen(client, self._on_client_event)
         self.render()
 
     # -- client loop ----------------------------------------------------------------

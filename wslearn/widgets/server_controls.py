@@ -18,7 +18,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ._base import LiveWidget, html_text
-from ._threading import Marshal, Throttle, add_listener
+from ._threading import Marshal, Throttle
 
 #: Close codes offered by "Drop all" (1006 = the TCP connection just dies).
 DROP_CODES: tuple[tuple[str, int], ...] = (
@@ -120,7 +120,7 @@ class ServerControls(LiveWidget, w.VBox):
 
         self._throttle = Throttle(self._marshal, self.refresh, refresh_interval)
         self._on_close(self._throttle.close)
-        self._on_close(add_listener(server, self._on_server_event))
+        self._listen(server, self._on_server_event)
         self.refresh()
 
     # -- server thread ------------------------------------------------------------

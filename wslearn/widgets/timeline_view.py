@@ -16,7 +16,7 @@ import ipywidgets as w
 import traitlets as t
 
 from ._base import LiveWidget
-from ._threading import Marshal, Throttle, add_listener
+from ._threading import Marshal, Throttle
 
 
 def _entries(timeline: Any) -> list[Any]:
@@ -57,7 +57,7 @@ class TimelineView(LiveWidget, w.VBox):
         self.add_class("wslearn-timeline-view")
         self._throttle = Throttle(self._marshal, self.render, interval)
         self._on_close(self._throttle.close)
-        self._on_close(add_listener(self.timeline, self._on_entry))
+        self._listen(self.timeline, self._on_entry)
         self.render()
 
     def _on_entry(self, *args: Any) -> None:

@@ -14,9 +14,15 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Self
-from urllib.parse import quote
 
-from .protocol import ABNORMAL_CLOSURE, GOING_AWAY, INTERNAL_ERROR, SERVICE_RESTART
+from .listeners import Listeners
+from .protocol import (
+    ABNORMAL_CLOSURE,
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    SERVICE_RESTART,
+    topics_query,
+)
 from .waiting import until
 
 __all__ = ["ConnectionInfo", "Listener", "ServerHandle"]
@@ -64,7 +70,7 @@ class ServerHandle:
     _frozen: bool
     _refusing: bool
     _delay: float
-    _listeners: list[Listener]
+    _listeners: Listeners[Listener]
 
     @property
     def running(self) -> bool:  # pragma: no cover - always overridden
@@ -117,11 +123,8 @@ class ServerHandle:
             raise ValueError(f"path must start with '/', got {path!r}")
         if isinstance(topics, str):
             topics = [topics]
-        query = ""
-        if topics is not None:
-            names = [quote(str(t), safe="") for t in topics]
-            query = "?topics=" + ",".join(names) if names else ""
-        return f"ws://{self._authority()}{path}{query}"
+        query = topics_query(topics) if topics is not None else ""
+        return f"ws://{self._authority()}{path}{'?' if query else ''}{query}"
 
     # -- observation ---------------------------------------------------------------
 
@@ -163,15 +166,14 @@ class ServerHandle:
 
     def add_listener(self, fn: Listener) -> Listener:
         """Call ``fn(event, info)`` for every server event (on the real server: on its
-        thread). ``fn`` must be quick and must not print. Returns ``fn`` (a decorator)."""
-        if not callable(fn):
-            raise TypeError(f"listener must be callable as fn(event, info), got {fn!r}")
-        self._listeners.append(fn)
+        thread). ``fn`` must be quick and must not print. Returns ``fn`` (a decorator).
+        The same style as ``Client`` and ``Timeline`` (``wslearn.listeners``)."""
+        self._listeners.add(fn)
         return fn
 
     def remove_listener(self, fn: Listener) -> None:
-        if fn in self._listeners:
-            self._listeners.remove(fn)
+        """Stop calling ``fn`` (harmless if it is not registered)."""
+        self._listeners.discard(fn)
 
     def _emit(self, event: str, **info: Any) -> None:
         for fn in list(self._listeners):
