@@ -30,3 +30,12 @@ def arun(awaitable: Awaitable[T], timeout: float = 30.0) -> T:
         return result
 
     return asyncio.run(main())
+
+
+def with_key(server: object, path: str) -> str:
+    """``path`` plus the server's ``key`` query parameter (servers are keyed by default;
+    raw HTTP requests in tests spell the path themselves, so they add it here)."""
+    key = getattr(server, "key", None)
+    if key is None:
+        return path
+    return path + ("&" if "?" in path else "?") + "key=" + key

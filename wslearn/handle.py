@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from .protocol import ABNORMAL_CLOSURE, GOING_AWAY, INTERNAL_ERROR, SERVICE_RESTART
 from .waiting import until
@@ -121,7 +121,14 @@ class ServerHandle:
         if topics is not None:
             names = [quote(str(t), safe="") for t in topics]
             query = "?topics=" + ",".join(names) if names else ""
+        params = self._url_params()
+        if params:
+            query += ("&" if query else "?") + urlencode(params)
         return f"ws://{self._authority()}{path}{query}"
+
+    def _url_params(self) -> list[tuple[str, str]]:
+        """Query parameters every URL of this server carries (the real server: its key)."""
+        return []
 
     # -- observation ---------------------------------------------------------------
 

@@ -304,10 +304,13 @@ async def run_workload(server: Any, schedule: Schedule,
         raise ValueError(f"unknown way(s) {sorted(unknown)}; choose from {list(WAYS)}")
     host, port, topic = server.host, server.port, schedule.topic
     base = f"/api/topics/{topic}"
+    key = getattr(server, "key", None)  # servers are keyed: every request carries it
+    auth = f"&key={key}" if key else ""
+    poll = f"{base}?{auth[1:]}" if key else base
     results = {w: WayResult(w) for w in WAYS if w in ways}  # type: ignore[misc]
     learned: dict[str, dict[int, tuple[float, bool]]] = {w: {} for w in results}
     polls_seen: list[tuple[float, int, int | None]] = []
-    first = (await http_get(host, port, base)).json()["version"]  # not counted: a baseline
+    first = (await http_get(host, port, poll)).json()["version"]  # not counted: a baseline
     requests_issued = server.http_requests
 
     ws = None
@@ -319,7 +322,7 @@ async def run_workload(server: Any, schedule: Schedule,
         results["long-poll"].requests += 1
         requests_issued += 1
         task = asyncio.ensure_future(
-            http_get(host, port, f"{base}?after={after}&wait={LONG_POLL_WAIT:g}",
+            http_get(host, port, f"{base}?after={after}&wait={LONG_POLL_WAIT:g}{auth}",
                      timeout=LONG_POLL_WAIT + STEP_TIMEOUT))
         target = requests_issued
         await _wait(lambda: server.http_requests >= target)  # the server holds it now
@@ -336,7 +339,7 @@ async def run_workload(server: Any, schedule: Schedule,
         if "sse" in results:
             sse = await asyncio.wait_for(asyncio.open_connection(host, server.sse_port),
                                          STEP_TIMEOUT)
-            sse[1].write(f"GET /api/stream/{topic} HTTP/1.1\r\nHost: {host}\r\n"
+            sse[1].write(f"GET /api/stream/{topic}?{auth[1:]} HTTP/1.1\r\nHost: {host}\r\n"
                          "Accept: text/event-stream\r\n\r\n".encode())
             # the server subscribes the stream before it writes this head
             head = await asyncio.wait_for(sse[0].readuntil(b"\r\n\r\n"), STEP_TIMEOUT)
@@ -371,7 +374,7 @@ async def run_workload(server: Any, schedule: Schedule,
                     if i + 1 < len(schedule.events):
                         long_poll = await start_long_poll(data["version"])
             elif "polling" in results:
-                reply = await http_get(host, port, base)
+                reply = await http_get(host, port, poll)
                 requests_issued += 1
                 data = reply.json()
                 results["polling"].requests += 1

@@ -14,6 +14,10 @@ const config = {
   openTimeout: setting('openTimeout', 10),
   speed: setting('speed', 1), // divides every delay: the 1+2+4+8+16 s schedule in 1.55 s at 20
 }
+// The server's per-server key, if the page was opened with one (lab?key=...): forwarded
+// on the WebSocket URL and every fetch, never shown on the page (docs/server.md).
+const key = query.get('key')
+const withKey = (url) => key ? url + (url.includes('?') ? '&' : '?') + 'key=' + encodeURIComponent(key) : url
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
 
 // The socket URL comes from where the page was loaded, so the same page works at
@@ -22,7 +26,7 @@ function socketUrl(topics) {
   const url = new URL('ws', location.href)
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
   url.search = topics.length ? '?topics=' + topics.join(',') : ''
-  return url.href
+  return withKey(url.href)
 }
 
 // ---- timers: one place to start them and to clear them all
@@ -48,7 +52,9 @@ function connect() {
   stopped = false
   const socket = new WebSocket(socketUrl(topics))
   ws = socket
-  const { pathname, search } = new URL(socket.url)
+  const { pathname, searchParams } = new URL(socket.url)
+  searchParams.delete('key') // shown without the secret
+  const search = [...searchParams].length ? '?' + decodeURIComponent(searchParams.toString()) : ''
   setState(attempt ? 'reconnecting' : 'connecting', `open ${pathname}${search}`)
   later('open', config.openTimeout, () => giveUp(socket, 'open timeout'))
   socket.onopen = () => {
@@ -144,7 +150,7 @@ async function fetchQuery(key) {
   render()
   let result
   try {
-    const response = await fetch(entry.url, { cache: 'no-store' }) // relative: same server
+    const response = await fetch(withKey(entry.url), { cache: 'no-store' }) // same server
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
     result = { data: await response.json(), stale: false, status: 'fresh' }
   } catch (err) {
