@@ -125,3 +125,47 @@ def test_an_exception_during_shutdown_releases_the_port(monkeypatch: pytest.Monk
     assert not server.running
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # the port is free again
+
+
+def test_simulated_delay_also_delivers_held_frames_before_an_endpoint_close() -> None:
+    from wslearn.app import App, WebSocket
+    from wslearn.simnet import SimNetwork
+    from wslearn.transport import ConnectionLost
+
+    app = App()
+
+    @app.websocket("/bye")
+    async def bye(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("one")
+        await websocket.send_text("two")
+        await websocket.close(4000, "done")
+
+    async def main() -> tuple[list[str], int]:
+        net = SimNetwork()
+        sim = net.serve(app)
+        sim.delay(0.2)
+        transport = await net.dialer(sim.url("/bye"))
+        got: list[str] = []
+        try:
+            while True:
+                got.append(str(await transport.recv()))
+        except ConnectionLost as exc:
+            code = exc.code
+        await transport.close()
+        sim.stop()
+        return got, code
+
+    assert arun(main()) == (["one", "two"], 4000)
+
+
+def test_simulated_stop_validates_its_arguments_too() -> None:
+    from wslearn.simnet import SimNetwork
+
+    sim = SimNetwork().serve()
+    with pytest.raises(ValueError, match="1006"):
+        sim.stop(code=1006)
+    with pytest.raises(TypeError, match="reason"):
+        sim.stop(reason=42)  # type: ignore[arg-type]
+    assert sim.running
+    sim.stop()

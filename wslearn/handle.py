@@ -201,6 +201,17 @@ class ServerHandle:
             )
         return reason if reason is not None else DROP_REASONS.get(code, "dropped by server")
 
+    @classmethod
+    def _close_reason(cls, code: int, reason: str) -> str:
+        """Check ``stop()``'s code and reason like ``drop_all()`` checks its own."""
+        if code == ABNORMAL_CLOSURE:
+            raise ValueError("stop(code=1006): 1006 is never sent on the wire; use "
+                             "drop_all() to abort connections, or a code such as 1001")
+        cls._drop_reason(code, reason)
+        if not isinstance(reason, str):
+            raise TypeError(f"reason must be a str, got {type(reason).__name__}")
+        return reason
+
     @staticmethod
     def _delay_seconds(seconds: float) -> float:
         """Check ``delay()``'s argument; return it as a float."""

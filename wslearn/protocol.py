@@ -21,6 +21,9 @@ TOPIC_RE: Final = re.compile(r"[a-z0-9._-]{1,64}")
 MAX_TOPICS: Final = 32
 #: Largest frame the server accepts (bytes); bigger frames close with 1009.
 DEFAULT_MAX_SIZE: Final = 64 * 1024
+#: A client that lets this many bytes pile up unsent -- in the socket buffer or held by
+#: ``freeze()``/``delay()`` -- is closed (1008 "client too slow"); real and simulated.
+MAX_BUFFERED: Final = 4 * 1024 * 1024
 
 # Close codes used in the course (RFC 6455 section 7.4.1).
 NORMAL_CLOSURE: Final = 1000
@@ -55,6 +58,16 @@ ERROR_CODES: Final[Mapping[str, str]] = {
     "too-many-topics": f"more than {32} topics on one connection",
     "bad-param": "an HTTP query parameter out of range (/api/topics)",
     "no-hub": "the served app has no topic hub (/api/topics)",
+    # HTTP answers of the server (JSON bodies on /api/..., the SSE port, @app.http routes)
+    "bad-key": "the request lacks the server's key (?key=...); server.url() carries it",
+    "bad-host": "the Host header is not one of this server's names (DNS rebinding guard)",
+    "bad-origin": "a browser page from another origin (serve(origins=[...]) allows it)",
+    "bad-method": "an HTTP method other than GET",
+    "bad-request": "not an HTTP/1.1 request",
+    "not-found": "no stream or route at that path",
+    "too-large": "request line and headers over the size limit (431)",
+    "too-many-streams": "the server-sent event streams are at their limit (503)",
+    "server-error": "an @app.http handler raised (500); the server goes on",
 }
 
 #: Message types a client may send; anything else gets an ``unknown-type`` error.

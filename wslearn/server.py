@@ -53,7 +53,13 @@ from .handle import ConnectionInfo, Listener, ServerHandle
 from .hold import Hold
 from .http_api import Answer, HttpApi, RequestHead
 from .loop_thread import LoopThread, NotRunning
-from .protocol import ABNORMAL_CLOSURE, DEFAULT_MAX_SIZE, GOING_AWAY, POLICY_VIOLATION
+from .protocol import (
+    ABNORMAL_CLOSURE,
+    DEFAULT_MAX_SIZE,
+    GOING_AWAY,
+    MAX_BUFFERED,
+    POLICY_VIOLATION,
+)
 from .sse import MAX_SSE_HEAD, MAX_SSE_STREAMS, SSE_HEAD_TIMEOUT, SseListener
 
 __all__ = ["ConnectionInfo", "NotRunning", "Server", "serve"]
@@ -74,9 +80,6 @@ MAX_CONNECTIONS: Final = 1024
 #: Keepalive ping interval (and timeout) when the server listens beyond loopback: a peer
 #: that vanished without a FIN (laptop lid, Wi-Fi) is reaped instead of held for ever.
 KEEPALIVE_INTERVAL: Final = 20.0
-#: A client that lets this many bytes pile up unsent -- in the socket buffer or held by
-#: ``freeze()``/``delay()`` -- is closed (1008): it would otherwise grow memory without bound.
-MAX_BUFFERED: Final = 4 * 1024 * 1024
 #: Background errors kept on ``server.errors`` (the oldest are dropped).
 MAX_ERRORS: Final = 100
 #: Shortest explicit key: a guessable key protects nothing.
@@ -957,20 +960,6 @@ class Server(ServerHandle):
         status = http.HTTPStatus(answer.status)
         return Response(answer.status, status.phrase,
                         Headers(answer.head_fields(self._http.security)), answer.body)
-
-    # -- argument checks -------------------------------------------------------------
-
-    @staticmethod
-    def _close_reason(code: int, reason: str) -> str:
-        """Check ``stop()``'s code and reason like ``drop_all()`` checks its own."""
-        if code == ABNORMAL_CLOSURE:
-            raise ValueError("stop(code=1006): 1006 is never sent on the wire; use "
-                             "drop_all() to abort connections, or a code such as 1001")
-        ServerHandle._drop_reason(code, reason)
-        if not isinstance(reason, str):
-            raise TypeError(f"reason must be a str, got {type(reason).__name__}")
-        return reason
-
 
 def _positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
