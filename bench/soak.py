@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
-from soak import run_soak  # noqa: E402
+from soak import run_soak
 
 
 def main() -> None:
