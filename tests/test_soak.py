@@ -20,7 +20,9 @@ CLIENTS = 200
 def test_soak_200_clients_through_the_course_faults(capfd: pytest.CaptureFixture[str]) -> None:
     result = arun(run_soak(CLIENTS, cycles=2), timeout=280)
     assert result.missing == [], result.missing[:10]
-    assert result.delivered >= CLIENTS * result.rounds * 3  # 3 events per round per topic
+    # 3 events per round to each client that stayed connected through the round (a late
+    # pong on a busy machine may make a client reconnect: reported, not counted as lost)
+    assert result.delivered >= (CLIENTS * result.rounds - result.reconnected_mid_round) * 3
     assert result.server_errors == []
     # Flat after warm-up: what one more cycle leaves behind is noise, not a leak that
     # grows with clients (200 clients x 8 rounds would be far more than this).
