@@ -222,3 +222,30 @@ def test_keepalive_is_on_beyond_loopback_only() -> None:
     with pytest.warns(UserWarning, match="every network interface"):
         wide = Server(host="0.0.0.0")
     assert wide._keepalive_interval() == server_module.KEEPALIVE_INTERVAL
+
+
+def test_held_handshakes_of_a_frozen_server_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "MAX_PENDING", 2)
+    with serve(max_connections=2) as server:
+        server.freeze()
+        socks = []
+        try:
+            for _ in range(6):
+                sock = socket.create_connection(("127.0.0.1", server.port))
+                sock.sendall(f"GET /ws?key={server.key} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+                socks.append(sock)
+            dropped = 0
+            for sock in socks[4:]:  # past max_connections + MAX_PENDING: dropped at once
+                sock.settimeout(5)
+                try:
+                    dropped += sock.recv(100) == b""
+                except ConnectionResetError:
+                    dropped += 1
+            assert dropped == 2
+        finally:
+            for sock in socks:
+                sock.close()
+            server.thaw()

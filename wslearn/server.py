@@ -77,6 +77,9 @@ CLOSE_TIMEOUT: Final = 2.0
 OPEN_TIMEOUT: Final = 10.0
 #: Open websocket connections at once; one more handshake is answered 503.
 MAX_CONNECTIONS: Final = 1024
+#: TCP connections beyond ``max_connections`` that may wait for an answer at once (held
+#: handshakes of a frozen server, long polls); more are dropped on arrival.
+MAX_PENDING: Final = 256
 #: Keepalive ping interval (and timeout) when the server listens beyond loopback: a peer
 #: that vanished without a FIN (laptop lid, Wi-Fi) is reaped instead of held for ever.
 KEEPALIVE_INTERVAL: Final = 20.0
@@ -223,10 +226,16 @@ class _Connection(ServerConnection):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self.held = _HeldTransport(transport, self.server_handle)
+        server = self.server_handle
+        self.held = _HeldTransport(transport, server)
         super().connection_made(self.held)  # type: ignore[arg-type]
         self._head_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            self.server_handle.open_timeout, self.held.abort)
+            server.open_timeout, self.held.abort)
+        server._tcp_connections += 1
+        if server._tcp_connections > server.max_connections + MAX_PENDING:
+            # Open sockets plus requests still waiting (a frozen server holds them, a long
+            # poll waits): past the cap a new TCP connection is dropped before it costs more.
+            self.held.abort()
 
     def request_arrived(self) -> None:
         if self._head_timer is not None:
@@ -235,6 +244,7 @@ class _Connection(ServerConnection):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.request_arrived()
+        self.server_handle._tcp_connections -= 1
         super().connection_lost(exc)
 
     def freeze(self) -> None:
@@ -434,6 +444,7 @@ class Server(ServerHandle):
         self._thaw_future: asyncio.Future[None] | None = None
         self._all_conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._handler_tasks: set[asyncio.Task[Any]] = set()
+        self._tcp_connections = 0  #: open TCP connections of the websocket port
         self._tasks: set[asyncio.Task[Any]] = set()
         self._utf8_text: str | None = None
         self._utf8_bytes = b""
