@@ -109,18 +109,28 @@ def test_repr_never_shows_the_key(server: Server) -> None:
 # -- Host allowlist ---------------------------------------------------------------------------
 
 
-def test_host_allowlist_on_api_routes(server: Server) -> None:
-    path = f"/api/topics/a?key={server.key}"
-    assert get(server, path, host=f"localhost:{server.port}").status == 200
-    assert get(server, path, host=f"127.0.0.1:{server.port}").status == 200
-    response = get(server, path, host=f"evil.example:{server.port}")
-    assert response.status == 403
+def test_host_allowlist_on_api_routes() -> None:
+    with serve(key=False) as server:  # no key: the Host allowlist is the only guard
+        path = "/api/topics/a"
+        assert get(server, path, host=f"localhost:{server.port}").status == 200
+        assert get(server, path, host=f"127.0.0.1:{server.port}").status == 200
+        assert get(server, path, host=f"[::1]:{server.port}").status == 200
+        assert get(server, path, host=f"evil.example:{server.port}").status == 403
+    with serve(hosts=["lab.example.org"], key=False) as server:
+        assert get(server, "/api/topics/a", host="lab.example.org").status == 200
+
+
+def test_keyed_server_rebinding_page_gets_nothing_but_a_proxy_with_the_key_does(
+        server: Server) -> None:
+    evil = f"evil.example:{server.port}"
+    assert get(server, "/api/topics/a", host=evil).status == 403  # a rebinding page
+    # jupyter-server-proxy keeps the browser's Host (the hub's); the key proves the rest
+    assert get(server, f"/api/topics/a?key={server.key}", host="hub.example.org").status == 200
 
 
 def test_hosts_of_allowed_origins_are_allowed() -> None:
-    with serve(origins=["https://hub.example.org"]) as server:
-        path = f"/api/topics/a?key={server.key}"
-        assert get(server, path, host="hub.example.org").status == 200
+    with serve(origins=["https://hub.example.org"], key=False) as server:
+        assert get(server, "/api/topics/a", host="hub.example.org").status == 200
 
 
 def test_sse_checks_host_and_key() -> None:
@@ -134,9 +144,12 @@ def test_sse_checks_host_and_key() -> None:
             return line
 
         good = f"127.0.0.1:{server.sse_port}"
-        assert b" 403 " in arun(status("/api/stream/a", good))
-        assert b" 403 " in arun(status(f"/api/stream/a?key={server.key}", "evil.example"))
+        assert b" 403 " in arun(status("/api/stream/a", good))  # no key
+        assert b" 403 " in arun(status("/api/stream/a", "evil.example"))  # rebinding
         assert server.sse_url("a").endswith(f"?key={server.key}")
+    with serve(key=False) as server:
+        assert b" 403 " in arun(status("/api/stream/a", "evil.example"))
+
 
 
 # -- 0.0.0.0 ------------------------------------------------------------------------------

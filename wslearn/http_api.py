@@ -4,10 +4,13 @@ Both listeners of ``wslearn.server`` use this module: the websocket port (whose 
 ``websockets`` parses) and the server-sent events port (``wslearn.sse``, parsed with
 ``h11``). One home for the rules a request must pass:
 
-* **Host allowlist** (DNS rebinding): a data route answers only requests whose ``Host``
-  names this machine's loopback (``127.0.0.1``, ``localhost``, ``[::1]``), the bound
-  host, a host of an allowed origin, or one passed as ``serve(hosts=[...])``. A page
-  served from another name that resolves to 127.0.0.1 gets 403, not topic data.
+* **Host allowlist** (DNS rebinding): a data route answers a request without the key
+  only if its ``Host`` names this machine's loopback (``127.0.0.1``, ``localhost``,
+  ``[::1]``), the bound host, a host of an allowed origin, or one passed as
+  ``serve(hosts=[...])``: a page served from another name that resolves to 127.0.0.1
+  gets 403, not topic data. On a keyed server (the default) a request with the right
+  key passes whatever its Host -- a rebinding page cannot know the key, and
+  jupyter-server-proxy forwards the browser's Host (the hub's name) unchanged.
 * **Origin** (cross-site requests): same as the websocket handshake's check.
 * **The per-server key** (a shared host: every user's processes reach every 127.0.0.1
   port): websocket upgrades, ``/api/...`` routes and event streams need ``?key=`` equal to
@@ -185,13 +188,17 @@ class HttpApi:
                                 "serve(origins=[...]) to allow it")
         if not data:
             return None
+        if self.server.key is not None and self.key_ok(head):
+            # The key is the stronger proof: a rebinding page cannot know it. And behind
+            # jupyter-server-proxy the request keeps the browser's Host (the hub's name).
+            return None
         if not self.host_ok(head):
             hosts = ", ".join(head.header_values("Host")) or "none"
             return error_answer(403, "bad-host", f"Host {hosts} is not this server's name; "
                                 "use server.http_url() or pass serve(hosts=[...])")
         if not self.key_ok(head):
-            return error_answer(403, "bad-key", "this server needs its key: use server.url(), "
-                                "server.http_url() or the lab link, which carry it")
+            return error_answer(403, "bad-key", "this server needs its key: use server.url() "
+                                "or the lab link, which carry it (?key=...)")
         return None
 
     @staticmethod
