@@ -419,7 +419,7 @@ class App(Router):
         if result is None or isinstance(result, HttpResponse):
             return result
         if isinstance(result, dict | list):
-            return HttpResponse(body=encode(result).encode())  # type: ignore[arg-type]
+            return HttpResponse(body=encode(result).encode())
         raise TypeError(f"http handler for {request.path} returned {type(result).__name__}; "
                         "return an HttpResponse, a dict, a list or None")
 

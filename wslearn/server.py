@@ -573,7 +573,7 @@ class Server(ServerHandle):
         """Names a client may use for a server bound to every interface."""
         names = {socket.gethostname().lower()}
         with contextlib.suppress(OSError):
-            names |= {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+            names |= {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)}
         return names
 
     # -- observation -----------------------------------------------------------
@@ -777,8 +777,8 @@ class Server(ServerHandle):
         while self._frozen and self._thaw_future is not None and self._stop_future is not None:
             if self._stop_future.done():
                 return
-            await asyncio.wait({self._thaw_future, self._stop_future},
-                               return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {self._thaw_future, self._stop_future}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
 
     # -- the server thread -----------------------------------------------------------
 

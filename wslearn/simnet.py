@@ -85,7 +85,7 @@ class _Link:
         self.to_client: asyncio.Queue[str | bytes | _End] = asyncio.Queue()
         self.held_in: list[str | bytes | _End] = []  # client -> server, held by freeze
         self.held_out: Hold[str | bytes | _End] = Hold(limit=MAX_BUFFERED)
-        self.release: asyncio.TimerHandle | None = None
+        self.release: asyncio.Handle | None = None
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.channel = _SimChannel(self, path, query)
         self.transport = _SimTransport(self)
@@ -434,7 +434,7 @@ class SimServer(ServerHandle):
 
     async def _serve(self, link: _Link) -> None:
         try:
-            await self.app.handle(link.channel)  # type: ignore[arg-type]
+            await self.app.handle(link.channel)
         finally:
             ended = link.transport.ended or link.channel.ended
             code = ended.code if ended is not None else ABNORMAL_CLOSURE
