@@ -1,7 +1,7 @@
 """The parts of ``websockets`` the server leans on beyond its documented asyncio API.
 
 pyproject pins ``websockets>=17,<18`` for them. If a release moves any of these, this
-test fails loudly, naming what to re-check in ``wslearn/server.py`` -- before a learner
+test fails loudly, naming what to re-check in ``wslearn/server_socket.py`` -- before a learner
 meets a server that silently stopped holding frames or reading its head timeout.
 """
 
@@ -21,8 +21,8 @@ def test_pinned_major_version() -> None:
     major = int(version("websockets").split(".")[0])
     assert major == 17, (
         f"websockets {websockets.__version__}: wslearn.server was checked against 17.x; "
-        "re-check _HeldTransport, _Connection and _SocketChannel.send_nowait, then move the "
-        "pin in pyproject.toml"
+        "re-check wslearn/server_socket.py (HeldTransport, ServerSocket, SocketChannel), "
+        "then move the pin in pyproject.toml"
     )
 
 
@@ -33,11 +33,11 @@ def test_the_hooks_the_server_uses_exist() -> None:
         assert name in params, f"serve() lost {name}="
     close = inspect.signature(WSServer.close).parameters
     assert "code" in close and "reason" in close, "Server.close(code=, reason=) changed"
-    # _HeldTransport: websockets must keep writing every frame through .transport, which
+    # HeldTransport: websockets must keep writing every frame through .transport, which
     # connection_made stores (pongs and close frames included).
     assert "self.transport = transport" in inspect.getsource(Connection.connection_made)
     assert "self.transport.write(" in inspect.getsource(Connection.send_data)
-    # _SocketChannel.send_nowait: the sans-IO protocol's public write path.
+    # SocketChannel.send_nowait: the sans-IO protocol's public write path.
     for name in ("send_text", "send_binary", "data_to_send"):
         assert callable(getattr(Protocol, name)), f"Protocol.{name} is gone"
     # drop_all/stop shorten a connection's closing handshake by setting this attribute.

@@ -32,10 +32,15 @@ import email.utils
 import hmac
 import http
 import math
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
 
 from .app import HttpRequest, HttpResponse
 from .protocol import ProtocolError, encode, validate_topics
@@ -43,8 +48,10 @@ from .protocol import ProtocolError, encode, validate_topics
 if TYPE_CHECKING:
     from .server import Server
 
-__all__ = ["MAX_POLL_WAIT", "SECURITY_HEADERS", "Answer", "HttpApi", "RequestHead"]
+__all__ = ["MAX_POLL_WAIT", "SECURITY_HEADERS", "Answer", "HttpApi", "RequestHead", "make_key"]
 
+#: Shortest explicit key: a guessable key protects nothing.
+MIN_KEY_LENGTH: Final = 16
 #: Longest ``wait`` a long poll on ``/api/topics/<topic>`` may ask for (seconds).
 MAX_POLL_WAIT: Final = 30.0
 #: Host names that always mean "this machine".
@@ -177,7 +184,7 @@ class HttpApi:
 
     def origin_ok(self, head: RequestHead) -> bool:
         origins = head.header_values("Origin")
-        return len(origins) <= 1 and self.server._allowed_origin(origins[0] if origins else None)
+        return len(origins) <= 1 and self.allowed_origin(origins[0] if origins else None)
 
     def refusal(self, head: RequestHead, *, data: bool) -> Answer | None:
         """The 403 a request gets, or None if it may go on. ``data``: the route serves
@@ -204,6 +211,80 @@ class HttpApi:
     @staticmethod
     def without_key(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         return [(name, value) for name, value in pairs if name != "key"]
+
+    # -- the websocket port: handshakes and plain requests --------------------------
+
+    def allowed_origin(self, origin: str | None) -> bool:
+        server = self.server
+        if origin is None or origin in server.origins:
+            return True
+        port = server._port
+        return origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
+                          f"http://{server._authority()}")
+
+    async def process_request(self, conn: ServerConnection,
+                              request: Request) -> Response | None:
+        """``websockets``' ``process_request``: fault checks, then a handshake refusal
+        (503 refusing or full, 403 origin or key, 404 path) or a plain HTTP answer."""
+        server = self.server
+        request_arrived = getattr(conn, "request_arrived", None)
+        if request_arrived is not None:
+            request_arrived()
+        head = RequestHead("GET", request.path, tuple(request.headers.raw_items()))
+        path = head.path
+        upgrade = any("websocket" in v.lower() for v in request.headers.get_all("Upgrade"))
+        if upgrade:
+            server.handshake_attempts += 1
+            server._emit("handshake", path=path)
+        await server._unfrozen()  # a frozen server answers nothing, not even HTTP
+        if server._stop_future is None or server._stop_future.done():
+            return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server is stopping\n")
+        if not upgrade:
+            return await self.http_request(head)
+        if server._refusing:
+            return self.refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                "server is refusing connections (fault: refuse()); retry later\n")
+        origins = request.headers.get_all("Origin")
+        if len(origins) > 1 or not self.allowed_origin(origins[0] if origins else None):
+            return self.refuse(
+                conn, path, http.HTTPStatus.FORBIDDEN,
+                f"origin {', '.join(origins)} is not allowed; pass serve(origins=[...]) "
+                "to allow it\n",
+            )
+        if path not in server.app.routes:
+            known = ", ".join(server.app.paths) or "none"
+            return self.refuse(conn, path, http.HTTPStatus.NOT_FOUND,
+                                f"no websocket endpoint at {path}; known paths: {known}\n")
+        if not self.key_ok(head):
+            return self.refuse(conn, path, http.HTTPStatus.FORBIDDEN,
+                                "this server needs its key: connect to server.url(), which "
+                                "carries it (?key=...)\n")
+        if len(server._channels) >= server.max_connections:
+            return self.refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
+                                f"{server.max_connections} connections are open (the server's "
+                                "max_connections); retry later\n")
+        return None
+
+    def refuse(self, conn: ServerConnection, path: str, status: http.HTTPStatus,
+                text: str) -> Response:
+        self.server._emit("refused", path=path, status=int(status))
+        response = conn.respond(status, text)
+        for name, value in self.security:
+            response.headers[name] = value
+        return response
+
+    def process_response(self, conn: ServerConnection, request: Request,
+                          response: Response) -> None:
+        if response.status_code != 101 and not request.headers.get_all("Upgrade"):
+            self.server.http_bytes_sent += len(response.serialize())
+
+    async def http_request(self, head: RequestHead) -> Response:
+        self.server.http_requests += 1
+        answer = await self.answer(head)
+        self.server._emit("http", path=head.path, status=answer.status)
+        status = http.HTTPStatus(answer.status)
+        return Response(answer.status, status.phrase,
+                        Headers(answer.head_fields(self.security)), answer.body)
 
     # -- answers (the websocket port) ------------------------------------------------
 
@@ -272,6 +353,20 @@ class HttpApi:
                 if stopping.done():
                     break
         return 200, {"topic": topic, "version": hub.version(topic), "last": hub.last(topic)}
+
+
+def make_key(key: str | bool) -> str | None:
+    """``True``: a fresh random key; ``False``: none (an open server); a str: that key."""
+    if key is True:
+        return secrets.token_urlsafe(18)
+    if key is False:
+        return None
+    if not isinstance(key, str):
+        raise TypeError(f"key must be True (random), False (none) or a str, got {key!r}")
+    if len(key) < MIN_KEY_LENGTH or not all(c.isalnum() or c in "-_." for c in key):
+        raise ValueError(f"key must be at least {MIN_KEY_LENGTH} characters of A-Z a-z 0-9 "
+                         "- _ . (or True for a random one)")
+    return key
 
 
 def _from_response(response: HttpResponse) -> Answer:

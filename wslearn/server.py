@@ -11,9 +11,16 @@ Everything network-level is done by ``websockets`` (new asyncio API): the
 handshake, framing, limits (``max_size`` -> close 1009), close codes. This module
 keeps ``Server``'s own jobs: lifecycle, the faults each chapter breaks things with
 (``drop_all``, ``freeze``/``thaw``, ``refuse``/``accept_again``, ``delay``) and
-observation (connections, counters, listeners, recorded background errors). Plain
-HTTP on the same port is ``wslearn.http_api``; server-sent event streams, which need a
-response that never ends, are ``wslearn.sse`` on a second listener of the same loop.
+observation (connections, counters, listeners, recorded background errors). The
+rest lives next door: the loop thread (``wslearn.loop_thread``), each connection and the
+faults' hold on its writes (``wslearn.server_socket``), request checks and plain HTTP on
+the same port (``wslearn.http_api``), server-sent event streams on a second listener of
+the same loop (``wslearn.sse``).
+
+Why ~750 lines: ``Server`` is one public handle with some thirty short members -- six
+faults, each a notebook-side call plus its loop-side half, the lifecycle with its
+shutdown paths, the observation properties -- and every one is documented for learners
+who read it next to chapter 01. Splitting the class itself would scatter one API.
 
 Safe by default (see ``docs/server.md``): loopback only, a per-server ``key`` that
 ``url()`` carries, Origin and Host checks, a cap on connections, a handshake timeout,
@@ -26,12 +33,10 @@ import asyncio
 import atexit
 import collections
 import contextlib
-import http
 import ipaddress
 import itertools
 import logging
 import math
-import secrets
 import socket
 import threading
 import warnings
@@ -43,23 +48,20 @@ from urllib.parse import quote, urlencode
 from websockets.asyncio.server import Server as _WSServer
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as _ws_serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
 from .app import App, WebSocketDisconnect, fit_reason
 from .handle import ConnectionInfo, Listener, ServerHandle
-from .hold import Hold
-from .http_api import Answer, HttpApi, RequestHead
+from .http_api import HttpApi, make_key
 from .loop_thread import LoopThread, NotRunning
 from .protocol import (
     ABNORMAL_CLOSURE,
     DEFAULT_MAX_SIZE,
     GOING_AWAY,
     MAX_BUFFERED,
-    POLICY_VIOLATION,
 )
+from .server_socket import MAX_PENDING, ServerSocket, SocketChannel
 from .sse import MAX_SSE_HEAD, MAX_SSE_STREAMS, SSE_HEAD_TIMEOUT, SseListener
 
 __all__ = ["ConnectionInfo", "NotRunning", "Server", "serve"]
@@ -77,269 +79,17 @@ CLOSE_TIMEOUT: Final = 2.0
 OPEN_TIMEOUT: Final = 10.0
 #: Open websocket connections at once; one more handshake is answered 503.
 MAX_CONNECTIONS: Final = 1024
-#: TCP connections beyond ``max_connections`` that may wait for an answer at once (held
-#: handshakes of a frozen server, long polls); more are dropped on arrival.
-MAX_PENDING: Final = 256
 #: Keepalive ping interval (and timeout) when the server listens beyond loopback: a peer
 #: that vanished without a FIN (laptop lid, Wi-Fi) is reaped instead of held for ever.
 KEEPALIVE_INTERVAL: Final = 20.0
 #: Background errors kept on ``server.errors`` (the oldest are dropped).
 MAX_ERRORS: Final = 100
-#: Shortest explicit key: a guessable key protects nothing.
-MIN_KEY_LENGTH: Final = 16
 
 _thread_numbers = itertools.count(1)
 _live_servers: weakref.WeakSet[Server] = weakref.WeakSet()
 
 # Re-exported for callers that tuned them here (tests monkeypatch these names).
-__all__ += ["MAX_SSE_HEAD", "MAX_SSE_STREAMS", "SSE_HEAD_TIMEOUT"]
-
-
-class _HeldTransport:
-    """The write side of one connection, where ``freeze()`` and ``delay()`` act.
-
-    ``websockets`` writes every frame -- data, protocol pongs, close frames -- through its
-    transport, so holding *here* keeps all of them in one order: under ``delay(0.5)`` a
-    pong never overtakes an event sent before it, and a close frame waits behind the
-    frames still held. The release rule is ``wslearn.hold.Hold``. Everything else is the
-    real transport's (delegated). Reading is paused by ``freeze()`` on top of websockets'
-    own flow control: its ``resume_reading`` does not undo a freeze.
-    """
-
-    def __init__(self, transport: asyncio.Transport, server: Server) -> None:
-        self._transport = transport
-        self._server = server
-        self._loop = asyncio.get_running_loop()
-        self._hold: Hold[bytes | None] = Hold(limit=server.max_buffered)  # None: write_eof
-        self._timer: asyncio.TimerHandle | None = None
-        self._close_when_flushed = False
-        self._paused_by_ws = False
-        self._frozen_reading = False
-        self.bypass = False  #: the server ends this connection now: write at once
-        self.on_overflow: Callable[[], None] | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
-
-    # writing
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        server = self._server
-        if self.bypass or not self._hold.must_hold(frozen=server._frozen, delay=server._delay):
-            self._transport.write(data)
-            return
-        chunk = bytes(data)
-        if not self._hold.push(chunk, now=self._loop.time(), delay=server._delay,
-                               size=len(chunk)):
-            server.frames_lost += 1
-            if self.on_overflow is not None:
-                self.on_overflow()
-            return
-        self._schedule()
-
-    def writelines(self, chunks: Iterable[bytes]) -> None:
-        for chunk in chunks:
-            self.write(chunk)
-
-    def write_eof(self) -> None:
-        if self._hold and not self.bypass:
-            self._hold.push(None, now=self._loop.time(), delay=self._server._delay)
-            self._schedule()
-        else:
-            self._transport.write_eof()
-
-    def close(self) -> None:
-        if self._hold and not self.bypass:
-            self._close_when_flushed = True  # like a socket: close after what is written
-        else:
-            self._transport.close()
-
-    def abort(self) -> None:
-        self.drop_held()
-        self._transport.abort()
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + self._hold.held_bytes
-
-    def drop_held(self) -> int:
-        """Forget held frames (the server ends the connection now); count them as lost."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        lost = sum(1 for item in self._hold.clear() if item is not None)
-        self._server.frames_lost += lost
-        if self._close_when_flushed:
-            self._transport.close()
-        return lost
-
-    def thaw(self) -> None:
-        self._schedule()
-
-    def _schedule(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        due = self._hold.next_due(frozen=self._server._frozen)
-        if due is not None:
-            self._timer = self._loop.call_at(due, self._release)
-
-    def _release(self) -> None:
-        self._timer = None
-        transport = self._transport
-        for item in self._hold.release(now=self._loop.time(), frozen=self._server._frozen):
-            if transport.is_closing():
-                break
-            if item is None:
-                if transport.can_write_eof():
-                    transport.write_eof()
-            else:
-                transport.write(item)
-        if not self._hold and self._close_when_flushed:
-            transport.close()
-        self._schedule()
-
-    # reading
-    def pause_reading(self) -> None:
-        self._paused_by_ws = True
-        self._transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._paused_by_ws = False
-        if not self._frozen_reading:
-            self._transport.resume_reading()
-
-    def freeze_reading(self) -> None:
-        self._frozen_reading = True
-        self._transport.pause_reading()
-
-    def thaw_reading(self) -> None:
-        self._frozen_reading = False
-        if not self._paused_by_ws:
-            self._transport.resume_reading()
-
-
-class _Connection(ServerConnection):
-    """A ``websockets`` connection whose transport is a ``_HeldTransport``, and whose
-    request must arrive within the handshake timeout (a long poll may then take longer)."""
-
-    server_handle: Server
-    held: _HeldTransport
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        server = self.server_handle
-        self.held = _HeldTransport(transport, server)
-        super().connection_made(self.held)  # type: ignore[arg-type]
-        self._head_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            server.open_timeout, self.held.abort)
-        server._tcp_connections += 1
-        if server._tcp_connections > server.max_connections + MAX_PENDING:
-            # Open sockets plus requests still waiting (a frozen server holds them, a long
-            # poll waits): past the cap a new TCP connection is dropped before it costs more.
-            self.held.abort()
-
-    def request_arrived(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.request_arrived()
-        self.server_handle._tcp_connections -= 1
-        super().connection_lost(exc)
-
-    def freeze(self) -> None:
-        self.held.freeze_reading()
-
-    def thaw(self) -> None:
-        self.held.thaw_reading()
-        self.held.thaw()
-
-
-def _disconnect(exc: ConnectionClosed) -> WebSocketDisconnect:
-    """What the endpoint sees: the peer's close code, or 1006 when none came."""
-    if exc.rcvd is not None:
-        return WebSocketDisconnect(exc.rcvd.code, exc.rcvd.reason)
-    return WebSocketDisconnect(ABNORMAL_CLOSURE, "")
-
-
-class _SocketChannel:
-    """Adapts a ``websockets`` connection to ``wslearn.app.Channel``.
-
-    Outgoing frames are written at once (like ``websockets.broadcast``, through the
-    sans-IO protocol's public ``send_text``/``data_to_send``); the connection's
-    ``_HeldTransport`` holds them when the server is frozen or delayed.
-    """
-
-    def __init__(self, server: Server, conn: _Connection, id: int, path: str, query: str):
-        self.server = server
-        self.conn = conn
-        self.id = id
-        self.path = path
-        self.query = query
-        self.loop = asyncio.get_running_loop()
-        self.done: asyncio.Future[None] = self.loop.create_future()
-        self._too_slow = False
-        conn.held.on_overflow = self._overflow
-
-    async def recv(self) -> str | bytes:
-        try:
-            return await self.conn.recv()
-        except ConnectionClosed as exc:
-            raise _disconnect(exc) from None
-
-    async def send(self, data: str | bytes) -> None:
-        if self.conn.protocol.state is not OPEN or self.conn.held._hold:
-            if not self.send_nowait(data):
-                await self._raise_closed()
-            return
-        try:
-            await self.conn.send(data)  # awaits the write buffer: backpressure for replies
-        except ConnectionClosed as exc:
-            raise _disconnect(exc) from None
-
-    def send_nowait(self, data: str | bytes) -> bool:
-        conn = self.conn
-        if conn.protocol.state is not OPEN or self._too_slow:
-            return False
-        protocol = conn.protocol
-        if isinstance(data, str):
-            protocol.send_text(self.server._utf8(data))
-        else:
-            protocol.send_binary(data)
-        held = conn.held
-        for chunk in protocol.data_to_send():
-            if chunk:
-                held.write(chunk)
-        if held.get_write_buffer_size() > self.server.max_buffered:
-            self._overflow()
-        return not self._too_slow
-
-    def _overflow(self) -> None:
-        """Too much is piled up for this client: drop what is held (counted as lost) and
-        close it with 1008 at once, ahead of any fault."""
-        if self._too_slow:
-            return
-        self._too_slow = True
-        self.conn.held.drop_held()
-        self.conn.held.bypass = True
-        self.conn.thaw()  # a frozen connection must still read the client's close frame
-        self.server._spawn(self.close(POLICY_VIOLATION, "client too slow: frames piled up"))
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.conn.close(code, fit_reason(reason))
-
-    async def _raise_closed(self) -> None:
-        await self.conn.wait_closed()
-        code = self.conn.close_code or ABNORMAL_CLOSURE
-        raise WebSocketDisconnect(code, self.conn.close_reason or "")
-
-    def end_now(self, close_wait: float) -> None:
-        """The server ends this connection (stop, drop_all): held frames are lost (and
-        counted), the close frame goes out at once, the peer's reply is awaited briefly."""
-        self.conn.close_timeout = close_wait
-        self.conn.held.drop_held()
-        self.conn.held.bypass = True
-        self.conn.thaw()
+__all__ += ["MAX_PENDING", "MAX_SSE_HEAD", "MAX_SSE_STREAMS", "SSE_HEAD_TIMEOUT"]
 
 
 class Server(ServerHandle):
@@ -399,7 +149,7 @@ class Server(ServerHandle):
         self.max_size = max_size
         self.origins: tuple[str, ...] = tuple(origins or ())
         self.hosts: tuple[str, ...] = tuple(hosts or ())
-        self.key: str | None = _make_key(key)
+        self.key: str | None = make_key(key)
         self.max_connections = max_connections
         self._max_buffered = max_buffered
         self.open_timeout = float(open_timeout)
@@ -426,7 +176,7 @@ class Server(ServerHandle):
         self.frames_lost = 0
         self._errors: collections.deque[str] = collections.deque(maxlen=MAX_ERRORS)
         self._listeners: list[Listener] = []
-        self._channels: dict[int, _SocketChannel] = {}
+        self._channels: dict[int, SocketChannel] = {}
         self._registry_lock = threading.Lock()
         self._next_id = 0
 
@@ -442,7 +192,7 @@ class Server(ServerHandle):
         self._stop_future: asyncio.Future[tuple[int, str, float]] | None = None
         self._stop_error: BaseException | None = None
         self._thaw_future: asyncio.Future[None] | None = None
-        self._all_conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._all_conns: weakref.WeakSet[ServerSocket] = weakref.WeakSet()
         self._handler_tasks: set[asyncio.Task[Any]] = set()
         self._tcp_connections = 0  #: open TCP connections of the websocket port
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -578,7 +328,7 @@ class Server(ServerHandle):
 
     # -- observation -----------------------------------------------------------
 
-    def _open_channels(self) -> list[_SocketChannel]:
+    def _open_channels(self) -> list[SocketChannel]:
         # "Open" is the websocket state, not "its handler still runs": the state
         # leaves OPEN in the very step that answers a client's close frame, so once
         # a client's close() returns, the server no longer counts it (no race).
@@ -793,14 +543,14 @@ class Server(ServerHandle):
         try:
             ws_server = await _ws_serve(
                 self._handler, self.host, port,
-                process_request=self._process_request,
-                process_response=self._process_response,
+                process_request=self._http.process_request,
+                process_response=self._http.process_response,
                 create_connection=self._make_connection,  # type: ignore[arg-type]
                 max_size=self.max_size,
                 compression=None,  # fan-out writes the same bytes to everyone
                 ping_interval=interval,  # None on loopback: see _keepalive_interval
                 ping_timeout=interval,
-                open_timeout=None,  # our own head timeout: see _Connection
+                open_timeout=None,  # our own head timeout: see ServerSocket
                 close_timeout=self.close_timeout,
                 server_header="wslearn",
                 logger=logging.getLogger("wslearn.server.websockets"),
@@ -870,14 +620,14 @@ class Server(ServerHandle):
             await asyncio.wait(list(self._tasks), timeout=1.0)
         await asyncio.sleep(0)  # let aborted transports call connection_lost
 
-    def _make_connection(self, *args: Any, **kwargs: Any) -> _Connection:
-        conn = _Connection(*args, **kwargs)
+    def _make_connection(self, *args: Any, **kwargs: Any) -> ServerSocket:
+        conn = ServerSocket(*args, **kwargs)
         conn.server_handle = self
         self._all_conns.add(conn)
         return conn
 
     async def _handler(self, conn: ServerConnection) -> None:
-        assert isinstance(conn, _Connection) and conn.request is not None
+        assert isinstance(conn, ServerSocket) and conn.request is not None
         task = asyncio.current_task()
         if task is not None:
             self._handler_tasks.add(task)
@@ -888,7 +638,7 @@ class Server(ServerHandle):
                          if part and part.partition("=")[0] != "key")
         with self._registry_lock:
             self._next_id += 1
-            channel = _SocketChannel(self, conn, self._next_id, path, query)
+            channel = SocketChannel(self, conn, self._next_id, path, query)
             self._channels[channel.id] = channel
         if self._frozen:
             conn.freeze()
@@ -904,73 +654,6 @@ class Server(ServerHandle):
             if task is not None:
                 self._handler_tasks.discard(task)
 
-    # -- HTTP: handshakes and plain requests ------------------------------------------
-
-    def _allowed_origin(self, origin: str | None) -> bool:
-        if origin is None or origin in self.origins:
-            return True
-        port = self._port
-        return origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
-                          f"http://{self._authority()}")
-
-    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        if isinstance(conn, _Connection):
-            conn.request_arrived()
-        head = RequestHead("GET", request.path, tuple(request.headers.raw_items()))
-        path = head.path
-        upgrade = any("websocket" in v.lower() for v in request.headers.get_all("Upgrade"))
-        if upgrade:
-            self.handshake_attempts += 1
-            self._emit("handshake", path=path)
-        await self._unfrozen()  # a frozen server answers nothing, not even HTTP
-        if self._stop_future is None or self._stop_future.done():
-            return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server is stopping\n")
-        if not upgrade:
-            return await self._http_request(head)
-        if self._refusing:
-            return self._refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
-                                "server is refusing connections (fault: refuse()); retry later\n")
-        origins = request.headers.get_all("Origin")
-        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None):
-            return self._refuse(
-                conn, path, http.HTTPStatus.FORBIDDEN,
-                f"origin {', '.join(origins)} is not allowed; pass serve(origins=[...]) "
-                "to allow it\n",
-            )
-        if path not in self.app.routes:
-            known = ", ".join(self.app.paths) or "none"
-            return self._refuse(conn, path, http.HTTPStatus.NOT_FOUND,
-                                f"no websocket endpoint at {path}; known paths: {known}\n")
-        if not self._http.key_ok(head):
-            return self._refuse(conn, path, http.HTTPStatus.FORBIDDEN,
-                                "this server needs its key: connect to server.url(), which "
-                                "carries it (?key=...)\n")
-        if len(self._channels) >= self.max_connections:
-            return self._refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
-                                f"{self.max_connections} connections are open (the server's "
-                                "max_connections); retry later\n")
-        return None
-
-    def _refuse(self, conn: ServerConnection, path: str, status: http.HTTPStatus,
-                text: str) -> Response:
-        self._emit("refused", path=path, status=int(status))
-        response = conn.respond(status, text)
-        for name, value in self._http.security:
-            response.headers[name] = value
-        return response
-
-    def _process_response(self, conn: ServerConnection, request: Request,
-                          response: Response) -> None:
-        if response.status_code != 101 and not request.headers.get_all("Upgrade"):
-            self.http_bytes_sent += len(response.serialize())
-
-    async def _http_request(self, head: RequestHead) -> Response:
-        self.http_requests += 1
-        answer: Answer = await self._http.answer(head)
-        self._emit("http", path=head.path, status=answer.status)
-        status = http.HTTPStatus(answer.status)
-        return Response(answer.status, status.phrase,
-                        Headers(answer.head_fields(self._http.security)), answer.body)
 
 def _positive_int(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -981,20 +664,6 @@ def _positive_seconds(name: str, value: Any) -> None:
     if (not isinstance(value, int | float) or isinstance(value, bool)
             or not math.isfinite(value) or value <= 0):
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-
-
-def _make_key(key: str | bool) -> str | None:
-    """``True``: a fresh random key; ``False``: none (an open server); a str: that key."""
-    if key is True:
-        return secrets.token_urlsafe(18)
-    if key is False:
-        return None
-    if not isinstance(key, str):
-        raise TypeError(f"key must be True (random), False (none) or a str, got {key!r}")
-    if len(key) < MIN_KEY_LENGTH or not all(c.isalnum() or c in "-_." for c in key):
-        raise ValueError(f"key must be at least {MIN_KEY_LENGTH} characters of A-Z a-z 0-9 "
-                         "- _ . (or True for a random one)")
-    return key
 
 
 def _with_params(url: str, params: list[tuple[str, str]]) -> str:
