@@ -171,13 +171,26 @@ def test_all_interfaces_warn_and_url_is_usable() -> None:
 
 
 def test_security_headers_on_page_and_api(server: Server) -> None:
-    for path in ("/lab", f"/api/topics/a?key={server.key}", "/nope"):
+    page = get(server, "/lab")
+    assert page.getheader("X-Content-Type-Options") == "nosniff"
+    csp = page.getheader("Content-Security-Policy") or ""
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp  # its own scripts only
+    assert "frame-ancestors 'self' http://localhost:* http://127.0.0.1:*" in csp  # JupyterLab
+    assert page.getheader("Referrer-Policy") == "no-referrer"  # the key stays in the page
+    assert page.getheader("X-Frame-Options") is None  # it would forbid JupyterLab's iframe
+    for path in (f"/api/topics/a?key={server.key}", "/nope", "/client.js", "/api/topics/a"):
         response = get(server, path)
         assert response.getheader("X-Content-Type-Options") == "nosniff", path
-        csp = response.getheader("Content-Security-Policy") or ""
-        assert "script-src 'self'" in csp and "default-src 'none'" in csp
-        assert "frame-ancestors" in csp  # JupyterLab may embed the lab
-        assert response.getheader("Referrer-Policy") == "no-referrer"
+        assert response.getheader("Content-Security-Policy") == "default-src 'none'", path
+
+
+def test_security_headers_on_refused_handshakes(server: Server) -> None:
+    async def main() -> None:
+        with pytest.raises(InvalidStatus) as info:
+            await connect(f"ws://127.0.0.1:{server.port}/ws")  # no key
+        assert info.value.response.headers["X-Content-Type-Options"] == "nosniff"
+
+    arun(main())
 
 
 # -- @app.http --------------------------------------------------------------------------------

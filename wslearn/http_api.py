@@ -62,10 +62,11 @@ _JUPYTER_ANCESTORS: Final = ("http://localhost:*", "http://127.0.0.1:*", "http:/
 #: The lab page's policy: its own scripts and styles only, fetch/WebSocket to itself.
 _CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; "
                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
-#: Headers on every answer (the frame rule is added per server: see ``HttpApi``).
+#: Headers on every answer that is not a page (JSON, scripts, styles, errors, streams);
+#: HTML pages get the full policy (``HttpApi.page_security``).
 SECURITY_HEADERS: Final = (
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", "default-src 'none'"),
 )
 
 
@@ -151,10 +152,20 @@ class HttpApi:
     def __init__(self, server: Server) -> None:
         self.server = server
         ancestors = " ".join(("'self'", *_JUPYTER_ANCESTORS, *server.origins))
-        self.security: tuple[tuple[str, str], ...] = (
-            *SECURITY_HEADERS,
+        #: Headers of an HTML page (the lab): its own scripts only, embeddable by Jupyter.
+        self.page_security: tuple[tuple[str, str], ...] = (
+            ("X-Content-Type-Options", "nosniff"),
             ("Content-Security-Policy", f"{_CSP}; frame-ancestors {ancestors}"),
+            ("Referrer-Policy", "no-referrer"),
         )
+
+    def security(self, content_type: str) -> tuple[tuple[str, str], ...]:
+        """The security headers for an answer: the page's full policy for HTML; for data,
+        scripts and errors ``nosniff`` and a policy that allows nothing (short, because
+        chapter 10 counts every byte a poll costs)."""
+        if content_type.startswith("text/html"):
+            return self.page_security
+        return SECURITY_HEADERS
 
     # -- checks ----------------------------------------------------------------------
 
@@ -269,7 +280,7 @@ class HttpApi:
                 text: str) -> Response:
         self.server._emit("refused", path=path, status=int(status))
         response = conn.respond(status, text)
-        for name, value in self.security:
+        for name, value in SECURITY_HEADERS:
             response.headers[name] = value
         return response
 
@@ -284,7 +295,8 @@ class HttpApi:
         self.server._emit("http", path=head.path, status=answer.status)
         status = http.HTTPStatus(answer.status)
         return Response(answer.status, status.phrase,
-                        Headers(answer.head_fields(self.security)), answer.body)
+                        Headers(answer.head_fields(self.security(answer.content_type))),
+                        answer.body)
 
     # -- answers (the websocket port) ------------------------------------------------
 

@@ -403,7 +403,7 @@ class SimServer(ServerHandle):
     # -- the "network" side ------------------------------------------------------------
 
     async def _accept(self, path: str, query: str) -> Transport:
-        """One handshake: what ``Server._process_request`` + ``_handler`` do."""
+        """One handshake: what ``HttpApi.process_request`` + ``Server._handler`` do."""
         self.handshake_attempts += 1
         self._emit("handshake", path=path)
         while self._frozen and self._running:  # a frozen server answers nothing

@@ -111,7 +111,12 @@ class HttpReply:
 
 
 async def http_get(host: str, port: int, path: str, timeout: float = STEP_TIMEOUT) -> HttpReply:
-    """One plain HTTP/1.1 GET on the event loop (no thread, no proxy): status, body, size."""
+    """One plain HTTP/1.1 GET on the event loop (no thread, no proxy): status, body, size.
+
+    Like ``server.url()``, it carries the key of the in-kernel server listening on
+    ``port`` (servers are keyed by default), so a lesson never spells the secret.
+    """
+    path = _with_server_key(port, path)
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(host, port)
         try:
@@ -397,6 +402,18 @@ async def run_workload(server: Any, schedule: Schedule,
             when, saw = learned[way].get(i, (None, False))
             result.observations.append(Observation(i, published, when, saw))
     return WorkloadResult(schedule, dict(results), polls_seen)
+
+
+def _with_server_key(port: int, path: str) -> str:
+    """``path`` plus ``key=`` of the running in-kernel server on ``port``, if it has one."""
+    if "key=" in path:
+        return path
+    from .. import server as server_module
+
+    for server in list(server_module._live_servers):
+        if server.running and server.key and server._port == port:
+            return path + ("&" if "?" in path else "?") + "key=" + server.key
+    return path
 
 
 def _learn(seen: dict[int, tuple[float, bool]], data: dict[str, Any], first: int,

@@ -18,6 +18,7 @@ const config = {
 // on the WebSocket URL and every fetch, never shown on the page (docs/server.md).
 const key = query.get('key')
 const withKey = (url) => key ? url + (url.includes('?') ? '&' : '?') + 'key=' + encodeURIComponent(key) : url
+const withoutKey = (url) => url.replace(/[?&]key=[^&#]*$/, '') // for display only
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
 
 // The socket URL comes from where the page was loaded, so the same page works at
@@ -52,9 +53,7 @@ function connect() {
   stopped = false
   const socket = new WebSocket(socketUrl(topics))
   ws = socket
-  const { pathname, searchParams } = new URL(socket.url)
-  searchParams.delete('key') // shown without the secret
-  const search = [...searchParams].length ? '?' + decodeURIComponent(searchParams.toString()) : ''
+  const { pathname, search } = new URL(withoutKey(socket.url))
   setState(attempt ? 'reconnecting' : 'connecting', `open ${pathname}${search}`)
   later('open', config.openTimeout, () => giveUp(socket, 'open timeout'))
   socket.onopen = () => {
@@ -150,7 +149,7 @@ async function fetchQuery(key) {
   render()
   let result
   try {
-    const response = await fetch(withKey(entry.url), { cache: 'no-store' }) // same server
+    const response = await fetch(withKey(entry.url), { cache: 'no-store' }) // relative: same server
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
     result = { data: await response.json(), stale: false, status: 'fresh' }
   } catch (err) {
