@@ -84,12 +84,15 @@ def test_held_frames_are_bounded_and_end_in_client_too_slow(fault: str) -> None:
         async def main() -> tuple[int | None, str | None]:
             ws = await connect(server.url(topics=["big"]), max_size=None)
             await recv_json(ws)
-            await asyncio.to_thread(server.freeze if fault == "freeze" else server.delay, 30) \
-                if fault == "delay" else await asyncio.to_thread(server.freeze)
+            if fault == "freeze":
+                await asyncio.to_thread(server.freeze)
+            else:
+                await asyncio.to_thread(server.delay, 30)
             payload = "x" * 4096
             for _ in range(40):  # 160 KiB > the 64 KiB limit
                 await asyncio.to_thread(server.publish, "big", "blob", data=payload)
-            await asyncio.to_thread(server.thaw) if fault == "freeze" else None
+            if fault == "freeze":
+                await asyncio.to_thread(server.thaw)
             try:
                 while True:
                     await asyncio.wait_for(ws.recv(), 10)
@@ -184,7 +187,10 @@ def test_handshake_timeout_is_close_to_websockets_default() -> None:
         try:
             sock.settimeout(5)
             sock.sendall(b"GET /ws HTTP/1.1\r\n")  # ... and never the rest
-            assert sock.recv(100) == b""  # the server hung up
+            try:
+                assert sock.recv(100) == b""  # the server hung up
+            except ConnectionResetError:
+                pass  # ... or reset the connection: hung up all the same
         finally:
             sock.close()
 
