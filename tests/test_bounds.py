@@ -56,7 +56,8 @@ def test_subscribe_unsubscribe_loop_leaves_no_empty_topic_entries(server: Server
             assert len(hub._subscribers) == 0
             await ws.send(json.dumps({"type": "subscribe", "topics": ["kept"]}))
             await recv_json(ws)
-        await server.wait_for_connections(0)
+        # the endpoint's cleanup runs a moment after the socket left OPEN: wait for it
+        await server.until(lambda s: not hub.subscriptions(), what="the endpoint's cleanup")
 
     arun(main())
     assert hub_sizes(hub) == (0, 0, 0)  # disconnect forgot "kept" too
