@@ -41,3 +41,12 @@ def wait_until(predicate: Callable[[], object], timeout: float = 5.0,
     For conditions that another thread makes true (the server's thread, a poller).
     """
     asyncio.run(until(predicate, timeout, what=what))
+
+
+def with_key(server: object, path: str) -> str:
+    """``path`` plus the server's ``key`` query parameter (servers are keyed by default;
+    raw HTTP requests in tests spell the path themselves, so they add it here)."""
+    key = getattr(server, "key", None)
+    if key is None:
+        return path
+    return path + ("&" if "?" in path else "?") + "key=" + key

@@ -416,8 +416,8 @@ def test_notebook_iframe_reacts_to_server_controls(browser, tmp_path):
             link = page.get_by_role("link", name="Open the browser lab in its own tab")
             src = page.locator('iframe[title="wslearn browser lab"]').get_attribute("src")
             assert link.get_attribute("href") == src and link.get_attribute("target") == "_blank"
-            assert src.startswith("http://127.0.0.1:") and src.endswith("/lab?topics=analysis"
-                                                                         "&speed=20&ping=600")
+            assert src.startswith("http://127.0.0.1:") and re.search(
+                r"/lab\?topics=analysis&speed=20&ping=600&key=[\w-]+$", src)  # + the key
             controls = page.locator(".wslearn-server-controls")
             controls.get_by_role("button", name="Stop", exact=True).click()
             expect_text(frame.locator("#state"), "disconnected")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import arun
+from tests.support import arun, with_key
 from wslearn.lessons.polling import Schedule, http_get, run_workload
 from wslearn.server import serve
 
@@ -50,7 +50,7 @@ def test_counts_match_the_server_counters_and_the_picture_is_stable() -> None:
             svg = result.picture().to_svg()
             assert svg == result.picture().to_svg() and svg.startswith("<svg")
             assert "12/20 changes seen" in repr(result.picture())
-            reply = await http_get(server.host, server.port, "/api/topics/Bad")
+            reply = await http_get(server.host, server.port, with_key(server, "/api/topics/Bad"))
             assert reply.status == 400
 
     arun(main())
@@ -76,7 +76,7 @@ def test_sse_way_is_one_request_sees_everything_and_matches_the_server_counters(
                 # run_workload's uncounted baseline read saw version 0 of "prices": the same
                 # bytes as a read of the unpublished topic "prizes" (same name length)
                 baseline = (await http_get(server.host, server.port,
-                                           "/api/topics/prizes")).size
+                                           with_key(server, "/api/topics/prizes"))).size
                 assert server.http_requests == 1 + 1 + result["long-poll"].requests + 1
                 assert server.http_bytes_sent == (baseline * 2 + sse.bytes_down
                                                   + result["long-poll"].bytes_down)

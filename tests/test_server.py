@@ -343,7 +343,7 @@ def test_custom_app_and_one_app_per_running_server() -> None:
 
 
 def test_urls() -> None:
-    server = Server()
+    server = Server(key=False)  # the keyed URLs: tests/test_server_safety.py
     with pytest.raises(RuntimeError, match="start"):
         server.url()
     with server:

@@ -335,7 +335,7 @@ def test_an_endpoint_that_ignores_disconnects_cannot_block_stop() -> None:
         while True:  # never receives, so it never notices the close
             await asyncio.sleep(0.05)
 
-    server = serve(app)
+    server = serve(app, close_timeout=0.3)  # the stubborn handler is cancelled after it
 
     async def main() -> None:
         client = await connect(server.url("/stubborn"), close_timeout=1)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support import arun, wait_until
+from support import arun, wait_until, with_key
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -31,7 +31,7 @@ def get(server: Server, path: str, timeout: float = 40.0) -> tuple[int, str, byt
     """GET ``path``; (status, content type, body). Closes its socket (leak guard)."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", with_key(server, path))
         response = conn.getresponse()
         return response.status, response.getheader("Content-Type", ""), response.read()
     finally:

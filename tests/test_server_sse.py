@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from support import arun
+from support import arun, with_key
 
 from wslearn import server as server_module
 from wslearn.lessons.polling import http_get
@@ -52,6 +52,7 @@ class Stream:
 async def open_stream(server: Server, path: str, *, method: str = "GET",
                       headers: str = "") -> Stream:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.sse_port)
+    path = with_key(server, path)
     writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
     return Stream(reader, writer, head)
@@ -69,7 +70,8 @@ async def error_of(server: Server, path: str, **kwargs: Any) -> tuple[int, dict[
 def test_three_publishes_are_three_events_in_order_for_that_topic_only() -> None:
     async def main() -> None:
         with serve() as server:
-            assert server.sse_url("prices") == f"http://127.0.0.1:{server.sse_port}/api/stream/prices"
+            assert server.sse_url("prices") == with_key(
+                server, f"http://127.0.0.1:{server.sse_port}/api/stream/prices")
             stream = await open_stream(server, "/api/stream/prices")
             assert stream.status == 200
             assert stream.header("Content-Type") == "text/event-stream"

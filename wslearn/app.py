@@ -21,18 +21,29 @@ network of ``wslearn.simnet``. That is why nothing here imports ``websockets``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType, SimpleNamespace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import parse_qsl
 
+from .hold import Hold
 from .protocol import INTERNAL_ERROR, NORMAL_CLOSURE, POLICY_VIOLATION, ProtocolError, encode
 
-__all__ = ["App", "Channel", "Endpoint", "Router", "WebSocket", "WebSocketDisconnect"]
+__all__ = [
+    "App",
+    "Channel",
+    "Endpoint",
+    "HttpHandler",
+    "HttpRequest",
+    "HttpResponse",
+    "Router",
+    "WebSocket",
+    "WebSocketDisconnect",
+]
 
 #: Handler errors are server-side events: real and simulated servers log them here.
 logger = logging.getLogger("wslearn.server")
@@ -113,7 +124,9 @@ class WebSocket:
         # Fan-out path: the channel's own send_nowait, else a queue (see send_nowait).
         self._send_nowait: Callable[[str | bytes], bool] | None = getattr(
             channel, "send_nowait", None)
-        self._outbox: collections.deque[str | bytes] = collections.deque()
+        # Frames waiting for the writer task, in order (the shared hold-and-release rule
+        # with no delay: a FIFO that ``send`` joins while it is not empty).
+        self._outbox: Hold[str | bytes] = Hold()
         self._writer: asyncio.Task[None] | None = None
 
     @property
@@ -212,7 +225,7 @@ class WebSocket:
         """Send one frame: ``str`` as a text frame, ``bytes`` as a binary frame."""
         self._check_accepted()
         if self._outbox:  # keep order behind frames queued by send_nowait
-            self._outbox.append(data)
+            self._outbox.push(data, now=0.0)
             return
         try:
             await self.channel.send(data)
@@ -247,7 +260,7 @@ class WebSocket:
             return False
         if self._send_nowait is not None and not self._outbox:
             return self._send_nowait(data)
-        self._outbox.append(data)
+        self._outbox.push(data, now=0.0)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(
                 self._drain_outbox(), name=f"wslearn-outbox-{self.id}"
@@ -257,8 +270,8 @@ class WebSocket:
     async def _drain_outbox(self) -> None:
         try:
             while self._outbox:
-                await self.channel.send(self._outbox[0])
-                self._outbox.popleft()
+                await self.channel.send(next(iter(self._outbox)))  # sent, then forgotten
+                self._outbox.pop()
         except WebSocketDisconnect:
             self._outbox.clear()
         except Exception:  # a broken channel must not leave an unretrieved task error
@@ -282,11 +295,79 @@ class WebSocket:
 Endpoint = Callable[[WebSocket], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class HttpRequest:
+    """A plain ``GET`` as an ``@app.http`` handler sees it.
+
+    ``query`` is the decoded query string (last value wins); the server's own ``key``
+    parameter is removed first, so a handler never sees (or echoes) the secret.
+    """
+
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class HttpResponse:
+    """What an ``@app.http`` handler returns (a dict or list is sent as JSON 200).
+
+    The server adds ``Content-Length``, its security headers and ``Connection: close``;
+    ``headers`` adds more (``("Cache-Control", "max-age=60")``).
+    """
+
+    status: int = 200
+    content_type: str = "application/json"
+    body: bytes = b""
+    headers: Sequence[tuple[str, str]] = ()
+
+
+#: ``async def handler(request: HttpRequest) -> HttpResponse | dict | list | None``;
+#: ``None`` means "not mine": the server answers 404.
+HttpResult: TypeAlias = "HttpResponse | dict[str, Any] | list[Any] | None"
+HttpHandler: TypeAlias = Callable[[HttpRequest], Awaitable[HttpResult]]
+
+
 class Router:
-    """A set of websocket endpoints by path (FastAPI's ``APIRouter``)."""
+    """A set of websocket endpoints by path (FastAPI's ``APIRouter``), plus plain HTTP
+    ``GET`` routes by prefix (``@router.http("/api/proposals")``)."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Endpoint] = {}
+        self.http_routes: dict[str, HttpHandler] = {}
+
+    def http(self, prefix: str) -> Callable[[HttpHandler], HttpHandler]:
+        """Decorator: ``@app.http("/api/proposals")`` answers plain ``GET`` requests whose
+        path is ``prefix`` or starts with ``prefix + "/"``.
+
+        The server calls app routes after its own (``/api/topics``, ``/api/stream``) and
+        before the browser lab's files, with the same Host/Origin checks and headers.
+        Routes under ``/api/`` hold data, so they need the server's key like the
+        websocket does; other prefixes (a lab's scripts and styles) do not.
+        """
+        if not isinstance(prefix, str) or not prefix.startswith("/") or prefix == "/":
+            raise ValueError(f"http prefix must start with '/' and name a path, got {prefix!r}")
+        if "?" in prefix or prefix.endswith("/"):
+            raise ValueError(f"http prefix {prefix!r} must not end with '/' or hold a query")
+
+        def register(handler: HttpHandler) -> HttpHandler:
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"{handler!r} must be an 'async def' function")
+            if prefix in self.http_routes:
+                raise ValueError(f"http prefix {prefix!r} is already registered")
+            self.http_routes[prefix] = handler
+            return handler
+
+        return register
+
+    def http_route(self, path: str) -> HttpHandler | None:
+        """The handler for ``path`` (the longest matching prefix), or None."""
+        best: str | None = None
+        for prefix in self.http_routes:
+            if (path == prefix or path.startswith(prefix + "/")) and (
+                    best is None or len(prefix) > len(best)):
+                best = prefix
+        return self.http_routes[best] if best is not None else None
 
     def websocket(self, path: str) -> Callable[[Endpoint], Endpoint]:
         """Decorator: ``@router.websocket("/ws")`` registers an endpoint for ``path``."""
@@ -323,6 +404,21 @@ class App(Router):
         """Add every endpoint of ``router`` under ``prefix`` (FastAPI's ``include_router``)."""
         for path, endpoint in router.routes.items():
             self.websocket(prefix + path)(endpoint)
+        for http_prefix, handler in router.http_routes.items():
+            self.http(prefix + http_prefix)(handler)
+
+    async def respond_http(self, request: HttpRequest) -> HttpResponse | None:
+        """Run the ``@app.http`` route for ``request.path``; None if no route answers."""
+        handler = self.http_route(request.path)
+        if handler is None:
+            return None
+        result = await handler(request)
+        if result is None or isinstance(result, HttpResponse):
+            return result
+        if isinstance(result, dict | list):
+            return HttpResponse(body=encode(result).encode())
+        raise TypeError(f"http handler for {request.path} returned {type(result).__name__}; "
+                        "return an HttpResponse, a dict, a list or None")
 
     @property
     def paths(self) -> list[str]:

@@ -53,7 +53,7 @@ import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, assert_never
+from typing import Any, Final, Literal, assert_never
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .backoff import BackoffPolicy
@@ -103,6 +103,9 @@ __all__ = ["Client", "Frame"]
 logger = logging.getLogger("wslearn.client")
 
 Listener = Callable[[str, Any], object]
+#: Malformed frames a client shows on its timeline before it only counts them.
+MAX_IGNORED_ENTRIES: Final = 20
+
 _client_numbers = itertools.count(1)
 
 
@@ -214,6 +217,8 @@ class Client:
             policy, heartbeat, open_timeout=open_timeout, timeline=self.timeline
         )
         self.frames: collections.deque[Frame] = collections.deque(maxlen=max_frames)
+        #: Malformed frames received and ignored (only the first few reach the timeline).
+        self.ignored_frames = 0
         #: Texts of the user notifications so far ("WebSocket unavailable").
         self.notifications: list[str] = []
         self.clock = clock
@@ -738,7 +743,15 @@ class Client:
             exc = item.error
             assert exc is not None
             self._frame(Frame("in", None, None, text))
-            self._error(f"malformed frame ignored ({exc.code}: {exc.detail})")
+            self.ignored_frames += 1
+            # A server flooding invalid frames must not grow the timeline without bound:
+            # the first MAX_IGNORED_ENTRIES are shown, then one line says the rest are
+            # only counted (``client.ignored_frames``); ``frames`` is capped on its own.
+            if self.ignored_frames <= MAX_IGNORED_ENTRIES:
+                self._error(f"malformed frame ignored ({exc.code}: {exc.detail})")
+            elif self.ignored_frames == MAX_IGNORED_ENTRIES + 1:
+                self._error("more malformed frames: ignored and only counted "
+                            "(client.ignored_frames)")
             return
         kind = message["type"]
         topic = message.get("topic") if isinstance(message.get("topic"), str) else None

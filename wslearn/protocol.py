@@ -23,6 +23,9 @@ TOPIC_RE: Final = re.compile(r"[a-z0-9._-]{1,64}")
 MAX_TOPICS: Final = 32
 #: Largest frame the server accepts (bytes); bigger frames close with 1009.
 DEFAULT_MAX_SIZE: Final = 64 * 1024
+#: A client that lets this many bytes pile up unsent -- in the socket buffer or held by
+#: ``freeze()``/``delay()`` -- is closed (1008 "client too slow"); real and simulated.
+MAX_BUFFERED: Final = 4 * 1024 * 1024
 
 # Close codes used in the course (RFC 6455 section 7.4.1).
 NORMAL_CLOSURE: Final = 1000
@@ -72,12 +75,16 @@ ERROR_CODES: Final[Mapping[str, str]] = {
     # HTTP: /api/topics and the SSE stream /api/stream
     "bad-param": "an HTTP query parameter out of range (/api/topics)",
     "no-hub": "the served app has no topic hub (/api/topics)",
-    "bad-request": "not an HTTP/1.1 request (SSE listener)",
-    "too-large": "the request line and headers are too long (SSE listener)",
-    "bad-method": "a method other than GET (SSE listener)",
-    "bad-origin": "an Origin header from another site (SSE listener)",
-    "not-found": "a path the listener does not serve (SSE listener)",
-    "too-many-streams": "every SSE stream slot is taken; retry later",
+    # HTTP answers of the server (JSON bodies on /api/..., the SSE port, @app.http routes)
+    "bad-key": "the request lacks the server's key (?key=...); server.url() carries it",
+    "bad-host": "the Host header is not one of this server's names (DNS rebinding guard)",
+    "bad-origin": "a browser page from another origin (serve(origins=[...]) allows it)",
+    "bad-method": "an HTTP method other than GET",
+    "bad-request": "not an HTTP/1.1 request",
+    "not-found": "no stream or route at that path",
+    "too-large": "request line and headers over the size limit (431)",
+    "too-many-streams": "the server-sent event streams are at their limit (503)",
+    "server-error": "an @app.http handler raised (500); the server goes on",
 }
 
 
@@ -130,20 +137,26 @@ def validate_topics(topics: Iterable[str]) -> list[str]:
     """Return the topics de-duplicated in their given order, or raise ``ProtocolError``.
 
     The error names the first bad topic, so a learner (or a browser reading the
-    close reason) sees exactly what to fix.
+    close reason) sees exactly what to fix. Work is linear and stops at the first
+    violation -- a bad name, or the 33rd distinct topic -- so one huge ``subscribe``
+    cannot hold the server loop up for the other clients.
     """
-    result: list[str] = []
+    seen: dict[str, None] = {}  # insertion-ordered set: O(1) de-duplication
     for topic in topics:
         if not isinstance(topic, str) or not TOPIC_RE.fullmatch(topic):
+            shown = repr(topic)
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
             raise ProtocolError(
                 "bad-topic",
-                f"invalid topic {topic!r}: use 1-64 characters of a-z 0-9 . _ -",
+                f"invalid topic {shown}: use 1-64 characters of a-z 0-9 . _ -",
             )
-        if topic not in result:
-            result.append(topic)
-    if len(result) > MAX_TOPICS:
-        raise ProtocolError("too-many-topics", f"{len(result)} topics; at most {MAX_TOPICS}")
-    return result
+        if topic not in seen:
+            if len(seen) == MAX_TOPICS:
+                raise ProtocolError("too-many-topics",
+                                    f"more than {MAX_TOPICS} topics; at most {MAX_TOPICS}")
+            seen[topic] = None
+    return list(seen)
 
 
 def parse_topics_param(value: str | None) -> list[str]:
@@ -171,15 +184,36 @@ def topics_query(topics: Iterable[str]) -> str:
     return f"{TOPICS_PARAM}=" + ",".join(names) if names else ""
 
 
+#: A ``\\uD800``-``\\uDFFF`` escape: the only way valid JSON text can carry a lone
+#: surrogate, which is not Unicode and cannot be sent back as UTF-8.
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (browsers' JSON.parse rejects it)")
+
+
 def decode(text: str | bytes) -> dict[str, Any]:
     """Parse one frame into a message object, or raise ``ProtocolError``.
 
-    A valid message is a JSON object with a string ``"type"``.
+    A valid message is a JSON object with a string ``"type"``. Input that one parser
+    takes and another refuses is ``bad-json`` here, so the server never echoes it on:
+    ``NaN``/``Infinity`` (Python's json takes them, browsers do not), lone surrogates
+    (``"\\ud800"``: valid JSON escapes, but not Unicode), and nesting so deep that
+    Python's parser runs out of recursion.
     """
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ProtocolError("bad-json", "frame is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("bad-json", f"frame is not valid JSON: {exc}") from None
+    if isinstance(text, bytes) or _SURROGATE_ESCAPE.search(text):
+        try:
+            encode(data).encode()
+        except (UnicodeEncodeError, ValueError, RecursionError):
+            raise ProtocolError("bad-json", "frame holds a lone surrogate (\\ud800-\\udfff), "
+                                "which is not Unicode text") from None
     if not isinstance(data, dict):
         raise ProtocolError("not-an-object", f"expected a JSON object, got {type(data).__name__}")
     kind = data.get("type")
@@ -188,16 +222,34 @@ def decode(text: str | bytes) -> dict[str, Any]:
     return data
 
 
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def encode(message: Mapping[str, Any]) -> str:
+def encode(message: Mapping[str, Any] | list[Any]) -> str:
     """Serialise a message compactly (the same bytes for every subscriber).
 
     One module-level encoder: ``json.dumps`` with options builds a new encoder per
-    call, which costs about half of an encode on the publish path.
+    call, which costs about half of an encode on the publish path. ``NaN`` and
+    ``Infinity`` raise ``ValueError``: the server never sends what browsers reject.
     """
     return _ENCODER.encode(message)
+
+
+def encode_utf8(message: Mapping[str, Any]) -> tuple[str, bytes]:
+    """``encode`` plus its UTF-8 bytes; ``ValueError`` names NaN or a lone surrogate.
+
+    The publish path checks *before* it records anything, so a failed publish leaves
+    the topic exactly as it was.
+    """
+    try:
+        text = encode(message)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (NaN and Infinity are not JSON)") from None
+    try:
+        return text, text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("a field holds a lone surrogate (\\ud800-\\udfff): not Unicode "
+                         "text, so it cannot be sent") from None
 
 
 def event(type: str, topic: str, **fields: Any) -> dict[str, Any]:

@@ -2,18 +2,29 @@
 
 A notebook cell blocks the kernel's event loop while it runs, and a browser tab
 may stay connected across many cells. So the server cannot share the kernel's
-loop: ``serve()`` starts a thread that owns its own event loop and returns once
-the socket listens. Notebook code talks to it through thread-safe methods
-(``publish``, ``stop``, the faults), which hop onto the server loop and wait for
-the result with a bounded timeout.
+loop: ``serve()`` starts a thread that owns its own event loop (``wslearn.loop_thread``)
+and returns once the socket listens. Notebook code talks to it through thread-safe
+methods (``publish``, ``stop``, the faults), which hop onto the server loop and wait
+for the result with a bounded timeout.
 
 Everything network-level is done by ``websockets`` (new asyncio API): the
-handshake, framing, limits (``max_size`` -> close 1009), close codes. This
-module adds routing, plain HTTP on the same port, observation (connections,
-handshake counts, listeners) and the faults each chapter breaks things with:
-``drop_all``, ``freeze``/``thaw``, ``refuse``/``accept_again``, ``delay``.
-Server-sent event streams (``sse_url``) need a response that never ends, which
-``websockets`` cannot send, so they get a second small listener on the same loop.
+handshake, framing, limits (``max_size`` -> close 1009), close codes. This module
+keeps ``Server``'s own jobs: lifecycle, the faults each chapter breaks things with
+(``drop_all``, ``freeze``/``thaw``, ``refuse``/``accept_again``, ``delay``) and
+observation (connections, counters, listeners, recorded background errors). The
+rest lives next door: the loop thread (``wslearn.loop_thread``), each connection and the
+faults' hold on its writes (``wslearn.server_socket``), request checks and plain HTTP on
+the same port (``wslearn.http_api``), server-sent event streams on a second listener of
+the same loop (``wslearn.sse``).
+
+Why ~750 lines: ``Server`` is one public handle with some thirty short members -- six
+faults, each a notebook-side call plus its loop-side half, the lifecycle with its
+shutdown paths, the observation properties -- and every one is documented for learners
+who read it next to chapter 01. Splitting the class itself would scatter one API.
+
+Safe by default (see ``docs/server.md``): loopback only, a per-server ``key`` that
+``url()`` carries, Origin and Host checks, a cap on connections, a handshake timeout,
+size limits, and a bound on what a slow or faulted client can make the server hold.
 """
 
 from __future__ import annotations
@@ -21,266 +32,65 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
-import concurrent.futures
 import contextlib
-import email.utils
-import http
+import ipaddress
 import itertools
 import logging
 import math
+import socket
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Final
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote, urlencode
 
 from websockets.asyncio.server import Server as _WSServer
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as _ws_serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
 from websockets.protocol import OPEN
 
 from .app import App, WebSocketDisconnect, fit_reason
+from .http_api import HttpApi, make_key
 from .listeners import Listeners
+from .loop_thread import LoopThread, NotRunning
 from .protocol import (
     ABNORMAL_CLOSURE,
     DEFAULT_MAX_SIZE,
     GOING_AWAY,
-    NORMAL_CLOSURE,
-    POLICY_VIOLATION,
-    ProtocolError,
-    encode,
-    validate_topics,
+    MAX_BUFFERED,
 )
 from .server_handle import ConnectionInfo, Listener, ServerHandle
+from .server_socket import MAX_PENDING, ServerSocket, SocketChannel
+from .sse import MAX_SSE_HEAD, MAX_SSE_STREAMS, SSE_HEAD_TIMEOUT, SseListener
 
-__all__ = ["ConnectionInfo", "Server", "serve"]
+__all__ = ["ConnectionInfo", "NotRunning", "Server", "serve"]
 
 logger = logging.getLogger("wslearn.server")  # silent by default: see wslearn.server_handle
 
 #: How long notebook-side calls wait for the server thread before giving up.
 CALL_TIMEOUT: Final = 10.0
-#: How long a close handshake may take before the TCP connection is aborted.
+#: How long a close handshake may take before the TCP connection is aborted (the
+#: default of ``serve(close_timeout=...)``).
 CLOSE_TIMEOUT: Final = 2.0
-#: Handshake + HTTP request budget; longer than the longest long poll.
-OPEN_TIMEOUT: Final = 45.0
-#: Longest ``wait`` a long poll on ``/api/topics/<topic>`` may ask for (seconds).
-MAX_POLL_WAIT: Final = 30.0
-#: A client that lets this many bytes pile up unsent is closed (1008): it would
-#: otherwise grow the server's memory without bound.
-MAX_BUFFERED: Final = 4 * 1024 * 1024
-#: Server-sent event streams (``GET /api/stream/<topic>`` on ``sse_url``) open at once;
-#: one more is answered 503.
-MAX_SSE_STREAMS: Final = 100
-#: Longest request line + headers an SSE request may send (bytes); longer -> 431.
-MAX_SSE_HEAD: Final = 8 * 1024
-#: How long an SSE client may take to send its request line and headers (seconds).
-SSE_HEAD_TIMEOUT: Final = 10.0
+#: How long a client may take to send its request line and headers (seconds), like
+#: websockets' own default. A long poll may then wait longer: the timeout stops once the
+#: request has arrived.
+OPEN_TIMEOUT: Final = 10.0
+#: Open websocket connections at once; one more handshake is answered 503.
+MAX_CONNECTIONS: Final = 1024
+#: Keepalive ping interval (and timeout) when the server listens beyond loopback: a peer
+#: that vanished without a FIN (laptop lid, Wi-Fi) is reaped instead of held for ever.
+KEEPALIVE_INTERVAL: Final = 20.0
+#: Background errors kept on ``server.errors`` (the oldest are dropped).
+MAX_ERRORS: Final = 100
 
 _thread_numbers = itertools.count(1)
 _live_servers: weakref.WeakSet[Server] = weakref.WeakSet()
 
-
-class _NotRunning(Exception):
-    """The server loop is gone (stopped, or stopping while we waited)."""
-
-
-class _Connection(ServerConnection):
-    """A ``websockets`` connection that ``freeze()`` can stop reading.
-
-    ``websockets`` pauses and resumes reading itself for flow control (its receive
-    queue); a frozen connection must not be resumed by that, so the resume hook
-    checks ``frozen`` first.
-    """
-
-    frozen = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.recv_messages.resume = self._resume_reading
-
-    def _resume_reading(self) -> None:
-        if not self.frozen:
-            self.transport.resume_reading()
-
-    def freeze(self) -> None:
-        self.frozen = True
-        self.transport.pause_reading()
-
-    def thaw(self) -> None:
-        self.frozen = False
-        if not self.recv_messages.paused:
-            self.transport.resume_reading()
-
-
-def _disconnect(exc: ConnectionClosed) -> WebSocketDisconnect:
-    """What the endpoint sees: the peer's close code, or 1006 when none came."""
-    if exc.rcvd is not None:
-        return WebSocketDisconnect(exc.rcvd.code, exc.rcvd.reason)
-    return WebSocketDisconnect(ABNORMAL_CLOSURE, "")
-
-
-class _SocketChannel:
-    """Adapts a ``websockets`` connection to ``wslearn.app.Channel``.
-
-    Outgoing frames take the direct path (written at once, like
-    ``websockets.broadcast``) unless the server is frozen, delayed, or frames are
-    already held for this socket: then they wait in ``_held`` and one flusher task
-    sends them in order when they are due.
-    """
-
-    def __init__(self, server: Server, conn: _Connection, id: int, path: str, query: str):
-        self.server = server
-        self.conn = conn
-        self.id = id
-        self.path = path
-        self.query = query
-        self.loop = asyncio.get_running_loop()
-        self.done: asyncio.Future[None] = self.loop.create_future()
-        self._held: collections.deque[tuple[float, str | bytes]] = collections.deque()
-        self._flusher: asyncio.Task[None] | None = None
-        self._too_slow = False
-
-    async def recv(self) -> str | bytes:
-        try:
-            return await self.conn.recv()
-        except ConnectionClosed as exc:
-            raise _disconnect(exc) from None
-
-    async def send(self, data: str | bytes) -> None:
-        if self.conn.protocol.state is not OPEN or self._must_hold():
-            if not self.send_nowait(data):
-                await self._raise_closed()
-            return
-        try:
-            await self.conn.send(data)  # awaits the write buffer: backpressure for replies
-        except ConnectionClosed as exc:
-            raise _disconnect(exc) from None
-
-    def send_nowait(self, data: str | bytes) -> bool:
-        conn = self.conn
-        if conn.protocol.state is not OPEN:
-            return False
-        server = self.server
-        if self._held or server._frozen or server._delay > 0:  # = _must_hold(), inlined
-            self._held.append((self.loop.time() + server._delay, data))
-            if self._flusher is None:
-                self._flusher = self.loop.create_task(self._flush(), name=f"wslearn-held-{self.id}")
-            return True
-        if isinstance(data, str):
-            conn.protocol.send_text(server._utf8(data))
-        else:
-            conn.protocol.send_binary(data)
-        conn.send_data()
-        if conn.transport.get_write_buffer_size() > MAX_BUFFERED and not self._too_slow:
-            self._too_slow = True
-            server._spawn(self.close(POLICY_VIOLATION, "client too slow: frames piled up"))
-        return True
-
-    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
-        await self.conn.close(code, fit_reason(reason))
-
-    def _must_hold(self) -> bool:
-        return bool(self._held) or self.server._frozen or self.server._delay > 0
-
-    async def _raise_closed(self) -> None:
-        await self.conn.wait_closed()
-        code = self.conn.close_code or ABNORMAL_CLOSURE
-        raise WebSocketDisconnect(code, self.conn.close_reason or "")
-
-    async def _flush(self) -> None:
-        try:
-            while self._held:
-                await self.server._unfrozen()
-                wait = self._held[0][0] - self.loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    continue
-                _, data = self._held.popleft()
-                await self.conn.send(data)
-        except ConnectionClosed:
-            self._held.clear()
-        finally:
-            self._flusher = None
-
-    async def discard(self) -> None:
-        """Drop held frames and stop the flusher (the connection is over)."""
-        self._held.clear()
-        flusher = self._flusher
-        if flusher is not None:
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
-
-
-
-class _SseStream:
-    """One open ``text/event-stream`` response, subscribed to one topic of the hub.
-
-    To ``TopicHub`` it looks like a websocket (``id``, ``send_nowait``), so it gets the
-    very text every websocket subscriber gets, in publish order, with no event lost in
-    a burst. Like ``_SocketChannel``, events are written at once unless the server is
-    frozen or delayed (or events are already held): then one flusher sends them later.
-    """
-
-    def __init__(self, server: Server, writer: asyncio.StreamWriter, id: int, topic: str):
-        self.server = server
-        self.writer = writer
-        self.id = f"sse-{id}"  # never equal to a websocket's int id in hub.subscriptions()
-        self.topic = topic
-        self.loop = asyncio.get_running_loop()
-        self.ended: asyncio.Future[None] = self.loop.create_future()
-        self._held: collections.deque[tuple[float, bytes]] = collections.deque()
-        self._flusher: asyncio.Task[None] | None = None
-
-    def send_nowait(self, text: str) -> bool:
-        if self.ended.done() or self.writer.transport.is_closing():
-            return False
-        hub = self.server.app.state.hub
-        data = _sse_event(text, hub.version(self.topic))  # publish counted it already
-        server = self.server
-        if self._held or server._frozen or server._delay > 0:
-            self._held.append((self.loop.time() + server._delay, data))
-            if self._flusher is None:
-                self._flusher = self.loop.create_task(self._flush(), name=f"wslearn-{self.id}")
-            return True
-        self._write(data)
-        return True
-
-    def _write(self, data: bytes) -> None:
-        if self.ended.done() or self.writer.transport.is_closing():
-            return
-        self.writer.write(data)
-        self.server.http_bytes_sent += len(data)
-        if self.writer.transport.get_write_buffer_size() > MAX_BUFFERED:
-            _resolve(self.ended, None)  # the client does not read: end its stream
-
-    async def _flush(self) -> None:
-        try:
-            while self._held and not self.ended.done():
-                await self.server._unfrozen()
-                wait = self._held[0][0] - self.loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                    continue
-                self._write(self._held.popleft()[1])
-        finally:
-            self._flusher = None
-
-    async def discard(self) -> None:
-        """Drop held events and stop the flusher (the stream is over)."""
-        self._held.clear()
-        flusher = self._flusher
-        if flusher is not None:
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
-
-
-def _sse_event(text: str, version: int) -> bytes:
-    """``id: <version>`` and one ``data:`` line per line of ``text``, then a blank line."""
-    lines = "".join(f"data: {line}\n" for line in text.split("\n"))
-    return f"id: {version}\n{lines}\n".encode()
+# Re-exported for callers that tuned them here (tests monkeypatch these names).
+__all__ += ["MAX_PENDING", "MAX_SSE_HEAD", "MAX_SSE_STREAMS", "SSE_HEAD_TIMEOUT"]
 
 
 class Server(ServerHandle):
@@ -304,6 +114,13 @@ class Server(ServerHandle):
         *,
         max_size: int = DEFAULT_MAX_SIZE,
         origins: Iterable[str] | None = None,
+        key: str | bool = True,
+        hosts: Iterable[str] | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        max_buffered: int | None = None,
+        open_timeout: float = OPEN_TIMEOUT,
+        close_timeout: float = CLOSE_TIMEOUT,
+        keepalive: float | None = None,
     ) -> None:
         if app is None:
             from .topics import topic_app
@@ -319,20 +136,48 @@ class Server(ServerHandle):
             raise ValueError(f"max_size must be a positive int (bytes), got {max_size!r}")
         if isinstance(origins, str):
             raise TypeError("origins must be a list of origins, e.g. ['https://hub.example.org']")
+        if isinstance(hosts, str):
+            raise TypeError("hosts must be a list of host names, e.g. ['hub.example.org']")
+        _positive_int("max_connections", max_connections)
+        if max_buffered is not None:
+            _positive_int("max_buffered", max_buffered)
+        _positive_seconds("open_timeout", open_timeout)
+        _positive_seconds("close_timeout", close_timeout)
+        if keepalive is not None:
+            _positive_seconds("keepalive", keepalive)
         self.app = app
         self.host = host
         self.max_size = max_size
         self.origins: tuple[str, ...] = tuple(origins or ())
+        self.hosts: tuple[str, ...] = tuple(hosts or ())
+        self.key: str | None = make_key(key)
+        self.max_connections = max_connections
+        self._max_buffered = max_buffered
+        self.open_timeout = float(open_timeout)
+        self.close_timeout = float(close_timeout)
+        self.keepalive = keepalive
         self._requested_port = port
         self._port: int | None = None
-        self._sse_port: int | None = None
+        self._http = HttpApi(self)
+        self._sse = SseListener(self)
+        if _all_interfaces(host):
+            warnings.warn(
+                f"serve(host={host!r}) listens on every network interface: anyone who can "
+                "reach this machine can try to connect (they still need server.key). Use the "
+                "default host='127.0.0.1' unless other machines must connect.",
+                UserWarning, stacklevel=3,
+            )
 
         # Observation (written by the server thread, read by anyone).
         self.handshake_attempts = 0
         self.http_requests = 0
         self.http_bytes_sent = 0
+        #: Frames held by a fault (or piled up for a slow client) that were never sent
+        #: because the connection ended first: counted, never dropped silently.
+        self.frames_lost = 0
+        self._errors: collections.deque[str] = collections.deque(maxlen=MAX_ERRORS)
         self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
-        self._channels: dict[int, _SocketChannel] = {}
+        self._channels: dict[int, SocketChannel] = {}
         self._registry_lock = threading.Lock()
         self._next_id = 0
 
@@ -343,30 +188,49 @@ class Server(ServerHandle):
 
         # Lifecycle.
         self._lifecycle_lock = threading.RLock()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = LoopThread(f"wslearn-server-{next(_thread_numbers)}",
+                                       call_timeout=CALL_TIMEOUT)
         self._stop_future: asyncio.Future[tuple[int, str, float]] | None = None
+        self._stop_error: BaseException | None = None
         self._thaw_future: asyncio.Future[None] | None = None
-        self._ws_server: _WSServer | None = None
-        self._all_conns: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._all_conns: weakref.WeakSet[ServerSocket] = weakref.WeakSet()
+        self._handler_tasks: set[asyncio.Task[Any]] = set()
+        self._tcp_connections = 0  #: open TCP connections of the websocket port
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._sse_server: asyncio.Server | None = None
-        self._sse_tasks: set[asyncio.Task[None]] = set()
-        self._sse_streams: dict[str, _SseStream] = {}
-        self._sse_writers: set[asyncio.StreamWriter] = set()
-        self._next_sse_id = 0
         self._utf8_text: str | None = None
         self._utf8_bytes = b""
         _live_servers.add(self)
+
+    # -- settings ----------------------------------------------------------------
+
+    @property
+    def max_buffered(self) -> int:
+        """Bytes a client may let pile up (socket buffer + held frames) before 1008."""
+        return self._max_buffered if self._max_buffered is not None else MAX_BUFFERED
+
+    def _keepalive_interval(self) -> float | None:
+        """``keepalive`` if given; else pings only beyond loopback (see KEEPALIVE_INTERVAL).
+        On loopback a dead peer's socket is reset by the kernel at once, and the course's
+        own client teaches application-level heartbeats."""
+        if self.keepalive is not None:
+            return self.keepalive
+        return None if _is_loopback(self.host) else KEEPALIVE_INTERVAL
 
     # -- lifecycle -------------------------------------------------------------
 
     @property
     def running(self) -> bool:
         """True while the server accepts connections."""
-        thread = self._thread
         stop = self._stop_future
-        return thread is not None and thread.is_alive() and stop is not None and not stop.done()
+        return self._loop_thread.alive and stop is not None and not stop.done()
+
+    @property
+    def errors(self) -> list[str]:
+        """Background failures on the server thread, oldest first (at most MAX_ERRORS).
+
+        They are recorded here (and logged to ``wslearn.server``), never printed: a
+        thread that prints lands its text in whichever notebook cell runs next."""
+        return list(self._errors)
 
     @property
     def port(self) -> int:
@@ -379,7 +243,7 @@ class Server(ServerHandle):
         """Start serving (again): a new thread and loop, on the same port as before."""
         self._not_on_server_thread("start()")
         with self._lifecycle_lock:
-            if self._thread is not None:
+            if self._loop_thread.thread is not None:
                 return self
             owner = getattr(self.app.state, "_wslearn_server", None)
             if owner is not None and owner is not self and owner.running:
@@ -387,22 +251,8 @@ class Server(ServerHandle):
                     "this App is already served by another running Server; give each server "
                     "its own app (call topic_app() again) or stop the other one first"
                 )
-            ready = threading.Event()
-            box: dict[str, BaseException] = {}
-            thread = threading.Thread(
-                target=self._thread_main,
-                args=(ready, box),
-                name=f"wslearn-server-{next(_thread_numbers)}",
-                daemon=True,
-            )
-            self._thread = thread
-            thread.start()
-            if not ready.wait(timeout):
-                raise TimeoutError(f"the server thread did not start within {timeout} s")
-            if "error" in box:
-                thread.join(timeout)
-                self._thread = None
-                raise box["error"]
+            self._stop_error = None
+            self._loop_thread.start(self._main, timeout)
             self.app.state._wslearn_server = self
             return self
 
@@ -411,38 +261,46 @@ class Server(ServerHandle):
         """Close the listener and every connection (1001), and end the server thread.
 
         Faults are cleared: a stopped-then-started server is a fresh process.
-        Stopping a frozen server is prompt (it thaws first). Idempotent.
+        Stopping a frozen server is prompt (it thaws first). Idempotent. If the
+        shutdown itself failed, the port is still released and the error is raised.
         """
+        reason = self._close_reason(code, reason)
+        _positive_seconds("timeout", timeout)
         self._not_on_server_thread("stop()")
         with self._lifecycle_lock:
-            thread, loop, stop = self._thread, self._loop, self._stop_future
-            if thread is None:
+            thread = self._loop_thread
+            if thread.thread is None:
                 return
-            if loop is not None and stop is not None:
-                # RuntimeError: the loop already closed, the thread is ending anyway.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(
-                        _resolve, stop, (code, reason, _close_wait_for_caller())
-                    )
-            thread.join(timeout)
-            if thread.is_alive():
+            stop = self._stop_future
+            if stop is not None:
+                thread.call_soon(_resolve, stop, (code, reason, _close_wait_for_caller(self)))
+            if not thread.join(timeout):
                 raise TimeoutError(
                     f"the server thread did not stop within {timeout} s: is an endpoint "
                     "blocking its event loop (time.sleep instead of await asyncio.sleep)?"
                 )
-            self._thread = None
             if getattr(self.app.state, "_wslearn_server", None) is self:
                 self.app.state._wslearn_server = None
+            error, self._stop_error = self._stop_error, None
+            if error is not None:
+                raise RuntimeError(f"the server stopped and released its port, but its "
+                                   f"shutdown failed: {error!r}") from error
 
     # -- addresses -------------------------------------------------------------
 
     def _authority(self) -> str:
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = "127.0.0.1" if _all_interfaces(self.host) and ":" not in self.host else self.host
         host = "[::1]" if host == "::" else f"[{host}]" if ":" in host else host
         return f"{host}:{self.port}"
 
+    def _url_params(self) -> list[tuple[str, str]]:
+        return [("key", self.key)] if self.key is not None else []
+
     def http_url(self, path: str = "/") -> str:
-        """``http://127.0.0.1:PORT/`` -- the browser lab and ``/api/topics/<topic>``."""
+        """``http://127.0.0.1:PORT/`` -- the server's HTTP address (the browser lab's files).
+
+        Data routes (``/api/...``) also need ``?key=`` + ``server.key``; the lab link
+        (``wslearn.page.lab_url``) adds it for the page, which forwards it."""
         if not path.startswith("/"):
             raise ValueError(f"path must start with '/', got {path!r}")
         return f"http://{self._authority()}{path}"
@@ -451,19 +309,27 @@ class Server(ServerHandle):
     def sse_port(self) -> int:
         """The port of the server-sent events listener (its own port; kept across
         ``start()``): ``websockets`` answers plain HTTP in one piece, it cannot stream."""
-        if self._sse_port is None:
+        if self._sse.port is None:
             raise RuntimeError("the server has not started yet: call server.start()")
-        return self._sse_port
+        return self._sse.port
 
     def sse_url(self, topic: str) -> str:
-        """``http://127.0.0.1:SSE_PORT/api/stream/<topic>``: a ``text/event-stream`` of
-        the topic's events (``new EventSource(url)``). Not validated, like ``url()``."""
+        """``http://127.0.0.1:SSE_PORT/api/stream/<topic>?key=...``: a ``text/event-stream``
+        of the topic's events (``new EventSource(url)``). Not validated, like ``url()``."""
         host = self._authority().rsplit(":", 1)[0]
-        return f"http://{host}:{self.sse_port}/api/stream/{quote(str(topic), safe='')}"
+        return _with_params(f"http://{host}:{self.sse_port}/api/stream/"
+                            f"{quote(str(topic), safe='')}", self._url_params())
+
+    def _interface_names(self) -> set[str]:
+        """Names a client may use for a server bound to every interface."""
+        names = {socket.gethostname().lower()}
+        with contextlib.suppress(OSError):
+            names |= {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)}
+        return names
 
     # -- observation -----------------------------------------------------------
 
-    def _open_channels(self) -> list[_SocketChannel]:
+    def _open_channels(self) -> list[SocketChannel]:
         # "Open" is the websocket state, not "its handler still runs": the state
         # leaves OPEN in the very step that answers a client's close frame, so once
         # a client's close() returns, the server no longer counts it (no race).
@@ -485,8 +351,20 @@ class Server(ServerHandle):
         return [ConnectionInfo(c.id, c.path, subs.get(c.id, ())) for c in channels]
 
     def reset_counters(self) -> None:
-        """Zero ``handshake_attempts``, ``http_requests`` and ``http_bytes_sent``."""
+        """Zero ``handshake_attempts``, ``http_requests``, ``http_bytes_sent``, ``frames_lost``."""
         self.handshake_attempts = self.http_requests = self.http_bytes_sent = 0
+        self.frames_lost = 0
+
+    def _record(self, what: str, exc: BaseException | None = None) -> None:
+        """Keep a background failure on ``errors`` and log it (silent unless configured)."""
+        text = what if exc is None else f"{what}: {type(exc).__name__}: {exc}"
+        self._errors.append(text)
+        logger.error("%s", what, exc_info=exc)
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """The server loop's exception handler: record instead of printing to stderr."""
+        exc = context.get("exception")
+        self._record(str(context.get("message", "unhandled error on the server loop")), exc)
 
     # -- publishing --------------------------------------------------------------
 
@@ -503,19 +381,19 @@ class Server(ServerHandle):
                 "this app has no TopicHub (app.state.hub): publish from your own endpoint, "
                 "or serve topic_app()"
             )
-        if self._on_server_thread():
-            return self._publish(hub, topic, type, fields)
         try:
-            return self._call(self._publish, hub, topic, type, fields)
-        except _NotRunning:
+            return self._loop_thread.call(self._publish, hub, topic, type, fields,
+                                          what="publish()")
+        except NotRunning:
             with self._lifecycle_lock:
-                if self._thread is None:
+                if self._loop_thread.thread is None:
                     hub.publish(topic, type, **fields)
                     return 0
-            return self._call(self._publish, hub, topic, type, fields)
+            return self._loop_thread.call(self._publish, hub, topic, type, fields,
+                                          what="publish()")
 
     def _publish(self, hub: Any, topic: str, type: str, fields: dict[str, Any]) -> int:
-        delivered = hub.publish(topic, type, **fields)
+        delivered = int(hub.publish(topic, type, **fields))
         self._emit("publish", topic=topic, type=type, delivered=delivered)
         return delivered
 
@@ -527,24 +405,23 @@ class Server(ServerHandle):
         ``code=1006`` aborts the TCP connections with no close frame (a crash, a
         pulled cable); 1001, 1011, 1012 ... close cleanly with that code. Returns
         once the server has let go of them, so ``connection_count`` is 0 then.
+        Frames a fault still held for them are lost (``frames_lost``).
         """
         reason = self._drop_reason(code, reason)
-        return self._run(self._drop_all(code, reason, _close_wait_for_caller()), "drop_all()")
+        return int(self._run(self._drop_all(code, reason, _close_wait_for_caller(self)),
+                             "drop_all()"))
 
-    async def _drop_all(self, code: int, reason: str,
-                        close_wait: float = CLOSE_TIMEOUT) -> int:
+    async def _drop_all(self, code: int, reason: str, close_wait: float) -> int:
         channels = list(self._channels.values())
         for channel in channels:
-            channel.conn.close_timeout = close_wait
+            channel.end_now(close_wait)
         if code == ABNORMAL_CLOSURE:
             for channel in channels:
                 channel.conn.transport.abort()
         else:
-            for channel in channels:
-                channel.conn.thaw()  # so a frozen server can finish the close handshake
             await asyncio.gather(*(c.close(code, reason) for c in channels))
         if channels:
-            await asyncio.wait([c.done for c in channels], timeout=CLOSE_TIMEOUT + 1)
+            await asyncio.wait([c.done for c in channels], timeout=self.close_timeout + 1)
         self._emit("fault", fault="drop_all", code=code, dropped=len(channels))
         return len(channels)
 
@@ -554,7 +431,7 @@ class Server(ServerHandle):
         The TCP connections stay open: clients look connected but get no pong, no
         app pong, no events -- a half-open connection. ``thaw()`` undoes it.
         """
-        self._call(self._freeze, name="freeze()")
+        self._call(self._freeze, "freeze()")
 
     def _freeze(self) -> None:
         if self._frozen:
@@ -567,7 +444,7 @@ class Server(ServerHandle):
 
     def thaw(self) -> None:
         """Undo ``freeze()``: read again, send what was held, finish waiting handshakes."""
-        self._call(self._thaw, name="thaw()")
+        self._call(self._thaw, "thaw()")
 
     def _thaw(self) -> None:
         if not self._frozen:
@@ -577,15 +454,16 @@ class Server(ServerHandle):
             _resolve(self._thaw_future, None)
         for channel in list(self._channels.values()):
             channel.conn.thaw()
+        self._sse.thaw()
         self._emit("fault", fault="thaw")
 
     def refuse(self) -> None:
         """Answer every new handshake with HTTP 503 (existing connections stay)."""
-        self._call(self._set_refusing, True, name="refuse()")
+        self._call(self._set_refusing, "refuse()", True)
 
     def accept_again(self) -> None:
         """Undo ``refuse()``."""
-        self._call(self._set_refusing, False, name="accept_again()")
+        self._call(self._set_refusing, "accept_again()", False)
 
     def _set_refusing(self, on: bool) -> None:
         if self._refusing != on:
@@ -593,8 +471,9 @@ class Server(ServerHandle):
             self._emit("fault", fault="refuse" if on else "accept_again")
 
     def delay(self, seconds: float) -> None:
-        """Send every outgoing frame ``seconds`` late (0 turns it off)."""
-        self._call(self._set_delay, self._delay_seconds(seconds), name="delay()")
+        """Send every outgoing frame ``seconds`` late, in order: events, replies, protocol
+        pongs and close frames alike (0 turns it off; frames already held keep their time)."""
+        self._call(self._set_delay, "delay()", self._delay_seconds(seconds))
 
     def _set_delay(self, seconds: float) -> None:
         self._delay = seconds
@@ -603,8 +482,7 @@ class Server(ServerHandle):
     # -- thread plumbing -------------------------------------------------------------
 
     def _on_server_thread(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.ident == threading.get_ident()
+        return self._loop_thread.on_thread()
 
     def _not_on_server_thread(self, what: str) -> None:
         if self._on_server_thread():
@@ -613,67 +491,18 @@ class Server(ServerHandle):
                 "endpoint) where it would wait for itself; call it from notebook code"
             )
 
-    def _call(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
-        """Run ``fn(*args)`` on the server loop and return its result (thread-safe)."""
-        if self._on_server_thread():
-            return fn(*args)
-        loop = self._loop
-        if loop is None or not self.running:
-            if name is None:
-                raise _NotRunning
-            raise _stopped(name)
-        result: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    def _call(self, fn: Callable[..., Any], what: str, *args: Any) -> Any:
+        """Run ``fn(*args)`` on the server loop (a stopped server: a clear RuntimeError)."""
+        if not self.running and not self._on_server_thread():
+            raise NotRunning(f"{what}: the server is stopped; call server.start() first")
+        return self._loop_thread.call(fn, *args, what=what)
 
-        def run() -> None:
-            if result.set_running_or_notify_cancel():
-                try:
-                    result.set_result(fn(*args))
-                except BaseException as exc:
-                    result.set_exception(exc)
-
-        try:
-            loop.call_soon_threadsafe(run)
-        except RuntimeError:  # the loop closed between the check and the call
-            if name is None:
-                raise _NotRunning from None
-            raise _stopped(name) from None
-        return self._wait(result, name or "publish()")
-
-    def _run(self, coro: Any, name: str) -> Any:
+    def _run(self, coro: Any, what: str) -> Any:
         """Run a coroutine on the server loop and wait for its result (thread-safe)."""
-        if self._on_server_thread():
+        if not self.running and not self._on_server_thread():
             coro.close()
-            raise RuntimeError(
-                f"{name} cannot wait on the server's own thread; call it from notebook code"
-            )
-        loop = self._loop
-        if loop is None or not self.running:
-            coro.close()
-            raise _stopped(name)
-        try:
-            future = asyncio.run_coroutine_threadsafe(coro, loop)
-        except RuntimeError:
-            coro.close()
-            raise _stopped(name) from None
-        return self._wait(future, name)
-
-    def _wait(self, future: concurrent.futures.Future[Any], name: str) -> Any:
-        thread = self._thread
-        waited = 0.0
-        while True:
-            try:
-                return future.result(0.1)
-            except concurrent.futures.TimeoutError:
-                waited += 0.1
-                if thread is None or not thread.is_alive():
-                    future.cancel()
-                    raise _NotRunning from None
-                if waited >= CALL_TIMEOUT:
-                    future.cancel()
-                    raise TimeoutError(
-                        f"{name}: the server loop did not answer within {CALL_TIMEOUT:g} s; "
-                        "is an endpoint blocking it (time.sleep instead of await asyncio.sleep)?"
-                    ) from None
+            raise NotRunning(f"{what}: the server is stopped; call server.start() first")
+        return self._loop_thread.run(coro, what)
 
     def _utf8(self, text: str) -> bytes:
         """UTF-8 of ``text``, encoded once per publish: fan-out hands every subscriber
@@ -685,100 +514,104 @@ class Server(ServerHandle):
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if not isinstance(exc, ConnectionClosed | WebSocketDisconnect):
+                self._record(f"server task {task.get_name()} failed", exc)
 
     async def _unfrozen(self) -> None:
         """Return once the server is not frozen (or is stopping)."""
         while self._frozen and self._thaw_future is not None and self._stop_future is not None:
             if self._stop_future.done():
                 return
-            either: set[asyncio.Future[Any]] = {self._thaw_future, self._stop_future}
-            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {self._thaw_future, self._stop_future}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
 
     # -- the server thread -----------------------------------------------------------
 
-    def _thread_main(self, ready: threading.Event, box: dict[str, BaseException]) -> None:
-        try:
-            asyncio.run(self._main(ready, box))
-        except BaseException as exc:  # never print from a background thread: log
-            logger.error("wslearn server thread crashed", exc_info=True)
-            box.setdefault("error", exc)
-        finally:
-            self._loop = None
-            ready.set()
-
-    async def _main(self, ready: threading.Event, box: dict[str, BaseException]) -> None:
+    async def _main(self, ready: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._loop_exception)
         self._stop_future = loop.create_future()
         self._thaw_future = None
         self._frozen, self._refusing, self._delay = False, False, 0.0
         port = self._port if self._port is not None else self._requested_port
+        interval = self._keepalive_interval()
         try:
             ws_server = await _ws_serve(
                 self._handler, self.host, port,
-                process_request=self._process_request,
-                process_response=self._process_response,
+                process_request=self._http.process_request,
+                process_response=self._http.process_response,
                 create_connection=self._make_connection,  # type: ignore[arg-type]
                 max_size=self.max_size,
                 compression=None,  # fan-out writes the same bytes to everyone
-                ping_interval=None,  # see docs/server.md: the client does heartbeats
-                open_timeout=OPEN_TIMEOUT,
-                close_timeout=CLOSE_TIMEOUT,
+                ping_interval=interval,  # None on loopback: see _keepalive_interval
+                ping_timeout=interval,
+                open_timeout=None,  # our own head timeout: see ServerSocket
+                close_timeout=self.close_timeout,
                 server_header="wslearn",
                 logger=logging.getLogger("wslearn.server.websockets"),
             )
         except OSError as exc:
-            box["error"] = OSError(
+            raise OSError(
                 exc.errno,
                 f"cannot listen on {self.host}:{port} ({exc.strerror}): the port is probably "
                 "taken (another server or kernel); stop that one, or use port=0 for a free port",
-            )
-            ready.set()
-            return
+            ) from None
         self._port = ws_server.sockets[0].getsockname()[1]
-        sse_port = self._sse_port if self._sse_port is not None else 0
+        sse_port = self._sse.port if self._sse.port is not None else 0
         try:
-            self._sse_server = await asyncio.start_server(
-                self._sse_connected, self.host, sse_port, limit=MAX_SSE_HEAD)
+            await self._sse.start(self.host, sse_port)
         except OSError as exc:
             ws_server.close()
             await ws_server.wait_closed()
-            box["error"] = OSError(
+            raise OSError(
                 exc.errno,
                 f"cannot listen for server-sent events on {self.host}:{sse_port} "
                 f"({exc.strerror}): the port is probably taken; stop that server first",
-            )
-            ready.set()
-            return
-        self._sse_port = self._sse_server.sockets[0].getsockname()[1]
-        self._ws_server = ws_server
-        self._loop = loop
-        ready.set()
+            ) from None
+        ready()
         self._emit("start")
         code, reason, close_wait = await self._stop_future
-        await self._shutdown(ws_server, code, reason, close_wait)
+        try:
+            await self._shutdown(ws_server, code, reason, close_wait)
+        except BaseException as exc:  # still release the port; stop() reports the error
+            self._stop_error = exc
+            self._record("shutdown failed", exc)
+            ws_server.close(close_connections=False)
+            self._sse.abort_all()
+            for conn in list(self._all_conns):
+                conn.transport.abort()
+            for task in [*self._handler_tasks, *self._tasks]:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws_server.wait_closed(), 1.0)
         self._emit("stop")
 
     async def _shutdown(self, ws_server: _WSServer, code: int, reason: str,
-                        close_wait: float = CLOSE_TIMEOUT) -> None:
-        # A frozen server still stops promptly: thaw, drop held frames, then close.
+                        close_wait: float) -> None:
+        # A frozen server still stops promptly: thaw, drop held frames (counted), close.
         self._frozen = False
         if self._thaw_future is not None:
             _resolve(self._thaw_future, None)
         for channel in list(self._channels.values()):
-            channel.conn.thaw()
-            channel._held.clear()
+            channel.end_now(close_wait)
         for conn in list(self._all_conns):
             conn.close_timeout = close_wait
-        await self._close_sse()
+        await self._sse.close()
         ws_server.close(code=code, reason=fit_reason(reason))
         try:
-            await asyncio.wait_for(ws_server.wait_closed(), CLOSE_TIMEOUT + 1)
+            await asyncio.wait_for(ws_server.wait_closed(), self.close_timeout + 1)
         except TimeoutError:  # an endpoint ignores disconnects: cancel it
-            for task in list(ws_server.handler_tasks):
+            tasks = list(self._handler_tasks)
+            for task in tasks:
                 task.cancel()
-            if ws_server.handler_tasks:
-                await asyncio.wait(list(ws_server.handler_tasks), timeout=1.0)
+            if tasks:
+                await asyncio.wait(tasks, timeout=1.0)
         for conn in list(self._all_conns):  # e.g. a TCP client that never sent a request
             if not conn.transport.is_closing():
                 conn.transport.abort()
@@ -788,17 +621,25 @@ class Server(ServerHandle):
             await asyncio.wait(list(self._tasks), timeout=1.0)
         await asyncio.sleep(0)  # let aborted transports call connection_lost
 
-    def _make_connection(self, *args: Any, **kwargs: Any) -> _Connection:
-        conn = _Connection(*args, **kwargs)
+    def _make_connection(self, *args: Any, **kwargs: Any) -> ServerSocket:
+        conn = ServerSocket(*args, **kwargs)
+        conn.server_handle = self
         self._all_conns.add(conn)
         return conn
 
     async def _handler(self, conn: ServerConnection) -> None:
-        assert isinstance(conn, _Connection) and conn.request is not None
-        path, _, query = conn.request.path.partition("?")
+        assert isinstance(conn, ServerSocket) and conn.request is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self._handler_tasks.add(task)
+        path, _, raw_query = conn.request.path.partition("?")
+        # The endpoint never sees the key (it might echo or log it). A second "?" is read
+        # as "&", so url() + "?name=ada" still works (the key comes last in url()).
+        query = "&".join(part for part in raw_query.replace("?", "&").split("&")
+                         if part and part.partition("=")[0] != "key")
         with self._registry_lock:
             self._next_id += 1
-            channel = _SocketChannel(self, conn, self._next_id, path, query)
+            channel = SocketChannel(self, conn, self._next_id, path, query)
             self._channels[channel.id] = channel
         if self._frozen:
             conn.freeze()
@@ -806,308 +647,65 @@ class Server(ServerHandle):
         try:
             await self.app.handle(channel)
         finally:
-            await channel.discard()
             with self._registry_lock:
                 self._channels.pop(channel.id, None)
             self._emit("disconnect", id=channel.id, path=path,
                        code=conn.close_code or ABNORMAL_CLOSURE)
             _resolve(channel.done, None)
-
-    # -- HTTP: handshakes and plain requests ------------------------------------------
-
-    def _allowed_origin(self, origin: str | None) -> bool:
-        if origin is None or origin in self.origins:
-            return True
-        port = self._port
-        return origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
-                          f"http://{self._authority()}")
-
-    async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
-        path, _, query = request.path.partition("?")
-        upgrade = any("websocket" in v.lower() for v in request.headers.get_all("Upgrade"))
-        if upgrade:
-            self.handshake_attempts += 1
-            self._emit("handshake", path=path)
-        await self._unfrozen()  # a frozen server answers nothing, not even HTTP
-        if self._stop_future is None or self._stop_future.done():
-            return conn.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server is stopping\n")
-        if not upgrade:
-            return await self._http(conn, path, query)
-        if self._refusing:
-            return self._refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
-                                "server is refusing connections (fault: refuse()); retry later\n")
-        origins = request.headers.get_all("Origin")
-        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None):
-            return self._refuse(
-                conn, path, http.HTTPStatus.FORBIDDEN,
-                f"origin {', '.join(origins)} is not allowed; pass serve(origins=[...]) "
-                "to allow it\n",
-            )
-        if path not in self.app.routes:
-            known = ", ".join(self.app.paths) or "none"
-            return self._refuse(conn, path, http.HTTPStatus.NOT_FOUND,
-                                f"no websocket endpoint at {path}; known paths: {known}\n")
-        return None
-
-    def _refuse(self, conn: ServerConnection, path: str, status: http.HTTPStatus,
-                text: str) -> Response:
-        self._emit("refused", path=path, status=int(status))
-        return conn.respond(status, text)
-
-    def _process_response(self, conn: ServerConnection, request: Request,
-                          response: Response) -> None:
-        if response.status_code != 101 and not request.headers.get_all("Upgrade"):
-            self.http_bytes_sent += len(response.serialize())
-
-    async def _http(self, conn: ServerConnection, path: str, query: str) -> Response:
-        self.http_requests += 1
-        if path.startswith("/api/topics/"):
-            status, body = await self._api_topic(unquote(path[len("/api/topics/"):]), query)
-            response = _response(status, "application/json", encode(body).encode())
-        else:
-            page = _page_respond(path)
-            if page is not None:
-                response = _response(200, page[0], page[1])
-            else:
-                hint = (" (a websocket endpoint: connect with ws://)"
-                        if path in self.app.routes else
-                        " (server-sent events have their own port: server.sse_url(topic))"
-                        if path.startswith("/api/stream/") else "")
-                response = conn.respond(http.HTTPStatus.NOT_FOUND, f"not found: {path}{hint}\n")
-        self._emit("http", path=path, status=response.status_code)
-        return response
-
-    async def _api_topic(self, topic: str, query: str) -> tuple[int, dict[str, Any]]:
-        """``/api/topics/<topic>?after=N&wait=S``: the topic's version, long-polled."""
-        hub = getattr(self.app.state, "hub", None)
-        if hub is None:
-            return 404, {"error": "no-hub", "detail": "this app has no topic hub"}
-        params = dict(parse_qsl(query, keep_blank_values=True))
-        try:
-            validate_topics([topic])
-            after = _number(params, "after", int, 0, math.inf)
-            wait = _number(params, "wait", float, 0.0, MAX_POLL_WAIT)
-        except ProtocolError as exc:
-            return 400, exc.as_message()
-        if after is not None and wait:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait
-            while hub.version(topic) <= after and (left := deadline - loop.time()) > 0:
-                changed = hub.changed(topic)
-                try:
-                    assert self._stop_future is not None
-                    await asyncio.wait({changed, self._stop_future}, timeout=left,
-                                       return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    hub.forget(topic, changed)
-                    changed.cancel()
-                if self._stop_future.done():
-                    break
-        return 200, {"topic": topic, "version": hub.version(topic), "last": hub.last(topic)}
-
-    # -- server-sent events (their own listener, same loop) -----------------------------
-
-    def _sse_connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """``asyncio.start_server``'s callback: serve the request in a task this server
-        owns, so that ``stop()`` can end it (and a cancelled task logs nothing)."""
-        stop = self._stop_future
-        if len(self._sse_tasks) >= 2 * MAX_SSE_STREAMS or stop is None or stop.done():
-            writer.transport.abort()
-            return
-        self._next_sse_id += 1
-        task = asyncio.get_running_loop().create_task(
-            self._sse_client(reader, writer, self._next_sse_id),
-            name=f"wslearn-sse-{self._next_sse_id}")
-        self._sse_tasks.add(task)
-        task.add_done_callback(self._sse_tasks.discard)
-
-    async def _sse_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          id: int) -> None:
-        self._sse_writers.add(writer)
-        try:
-            await self._sse_request(reader, writer, id)
-        except ConnectionError:
-            pass  # the client went away mid-request
-        except Exception:  # never print from the server thread: log
-            logger.error("server-sent events request failed", exc_info=True)
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT)
-            writer.transport.abort()  # no-op once closed; else a client that does not read
-            self._sse_writers.discard(writer)
-
-    async def _sse_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                           id: int) -> None:
-        """``GET /api/stream/<topic>``: a ``text/event-stream`` until either side leaves."""
-        try:
-            async with asyncio.timeout(SSE_HEAD_TIMEOUT):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            return self._sse_error(writer, "", 431, "too-large", "the request line and headers "
-                                   f"must fit in {MAX_SSE_HEAD} bytes")
-        except (asyncio.IncompleteReadError, TimeoutError):
-            return None  # no complete request: nothing to answer
-        lines = head.decode("latin-1").split("\r\n")
-        request_line = lines[0].split(" ")
-        fields = [line.partition(":") for line in lines[1:] if line]
-        if (len(request_line) != 3 or not request_line[2].startswith("HTTP/1.")
-                or any(not sep for _, sep, _ in fields)):
-            return self._sse_error(writer, "", 400, "bad-request", "not an HTTP/1.1 request")
-        method, target, _ = request_line
-        path = target.partition("?")[0]
-        await self._unfrozen()  # a frozen server answers nothing, like the websocket port
-        if method != "GET":
-            return self._sse_error(writer, path, 405, "bad-method",
-                                   f"{method} is not allowed: streams are GET only")
-        origins = [value.strip() for name, _, value in fields if name.strip().lower() == "origin"]
-        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None):
-            return self._sse_error(writer, path, 403, "bad-origin",
-                                   f"origin {', '.join(origins)} is not allowed; pass "
-                                   "serve(origins=[...]) to allow it")
-        hub = getattr(self.app.state, "hub", None)
-        if not path.startswith("/api/stream/") or hub is None:
-            return self._sse_error(writer, path, 404, "not-found",
-                                   f"no stream at {path}; use /api/stream/<topic> "
-                                   "(served for apps with a topic hub)")
-        topic = unquote(path[len("/api/stream/"):])
-        try:
-            validate_topics([topic])
-        except ProtocolError as exc:
-            return self._sse_error(writer, path, 400, exc.code, exc.detail)
-        if len(self._sse_streams) >= MAX_SSE_STREAMS:
-            return self._sse_error(writer, path, 503, "too-many-streams",
-                                   f"{MAX_SSE_STREAMS} streams are open; close one first")
-        stream = _SseStream(self, writer, id, topic)
-        self._sse_streams[stream.id] = stream
-        # Subscribe, then write the head, with no await in between (as the websocket side
-        # does with "welcome"): once a client has read the head, every publish reaches it.
-        hub.connect(stream, [topic])
-        cors = [("Access-Control-Allow-Origin", origins[0]), ("Vary", "Origin")] if origins else []
-        self._sse_write(writer, path, _response(200, "text/event-stream", b"", extra=cors,
-                                                streaming=True))
-        eof = asyncio.get_running_loop().create_task(_until_eof(reader))
-        try:
-            await asyncio.wait({eof, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            hub.disconnect(stream)
-            self._sse_streams.pop(stream.id, None)
-            _resolve(stream.ended, None)
-            await stream.discard()
-            eof.cancel()
-            await asyncio.gather(eof, return_exceptions=True)
-        return None
-
-    def _sse_error(self, writer: asyncio.StreamWriter, path: str, status: int, error: str,
-                   detail: str) -> None:
-        body = encode({"type": "error", "error": error, "detail": detail}).encode()
-        extra = [("Allow", "GET")] if status == 405 else []
-        self._sse_write(writer, path, _response(status, "application/json", body, extra=extra))
-
-    def _sse_write(self, writer: asyncio.StreamWriter, path: str, response: Response) -> None:
-        """Write a response head (and body) on the SSE listener, counted like the others.
-
-        That listener is plain asyncio, so the ``Server`` header that ``websockets`` adds on
-        the main port is added here.
-        """
-        response.headers["Server"] = "wslearn"
-        data = response.serialize()
-        status = response.status_code
-        writer.write(data)
-        self.http_requests += 1
-        self.http_bytes_sent += len(data)
-        self._emit("http", path=path, status=status)
-
-    async def _close_sse(self) -> None:
-        """End every stream and request of the SSE listener, and close it (on ``stop()``)."""
-        sse_server, self._sse_server = self._sse_server, None
-        if sse_server is None:
-            return
-        sse_server.close()
-        tasks = list(self._sse_tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=0.5)
-        for writer in list(self._sse_writers):  # clients that do not read: abort
-            writer.transport.abort()
-        if self._sse_tasks:
-            await asyncio.wait(list(self._sse_tasks), timeout=1.0)
-        await sse_server.wait_closed()
+            if task is not None:
+                self._handler_tasks.discard(task)
 
 
-async def _until_eof(reader: asyncio.StreamReader) -> None:
-    """Read (and drop) what an SSE client sends until it closes its side."""
-    while await reader.read(4096):
-        pass
+def _positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
-def _number(params: dict[str, str], name: str, kind: type, low: float, high: float) -> Any:
-    if name not in params:
-        return None
+def _positive_seconds(name: str, value: Any) -> None:
+    if (not isinstance(value, int | float) or isinstance(value, bool)
+            or not math.isfinite(value) or value <= 0):
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def _with_params(url: str, params: list[tuple[str, str]]) -> str:
+    if not params:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+def _all_interfaces(host: str) -> bool:
+    return host in ("0.0.0.0", "::", "")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
     try:
-        value = kind(params[name])
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or not low <= value <= high:
-        raise ProtocolError("bad-param", f"{name} must be a number in {low:g}..{high:g}, "
-                                         f"got {params[name]!r}")
-    return value
+        return False
 
 
-def _response(status: int, content_type: str, body: bytes, *,
-              extra: list[tuple[str, str]] | None = None, streaming: bool = False) -> Response:
-    """One HTTP response (the connection closes after it). ``streaming``: an event stream
-    whose length is unknown, so no ``Content-Length``, and ``no-cache`` rather than
-    ``no-store`` (EventSource's convention)."""
-    length = [] if streaming else [("Content-Length", str(len(body)))]
-    headers = Headers([
-        ("Date", email.utils.formatdate(usegmt=True)),
-        ("Connection", "close"),
-        *length,
-        ("Content-Type", content_type),
-        ("Cache-Control", "no-cache" if streaming else "no-store"),
-        *(extra or []),
-    ])
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
-
-
-def _page_respond(path: str) -> tuple[str, bytes] | None:
-    """The browser lab's static files (``wslearn.page``), or None if it is absent."""
-    try:
-        from . import page
-    except ModuleNotFoundError as exc:
-        if exc.name in ("wslearn.page", __package__ + ".page"):
-            return None
-        raise
-    respond = getattr(page, "respond", None)
-    return respond(path) if respond is not None else None
-
-
-#: How long a close started from a thread that runs an event loop waits for the peer's
-#: close frame (see ``_close_wait_for_caller``).
-QUICK_CLOSE_WAIT: Final = 0.05
-
-
-def _close_wait_for_caller() -> float:
+def _close_wait_for_caller(server: Server) -> float:
     """How long ``stop()``/``drop_all()`` should wait for clients' close frames.
 
     They block their caller until the server has let go. When the caller's thread runs
     an event loop -- a notebook cell on the kernel loop, where the learner's client also
     lives -- that client cannot answer the closing handshake until the call returns, so
-    waiting the full ``CLOSE_TIMEOUT`` would only stall the cell for nothing. The close
+    waiting the full close timeout would only stall the cell for nothing. The close
     frame (with its code and reason) is still sent first, so the client reads it when its
     loop runs again; only the wait for its reply is cut short.
     """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return CLOSE_TIMEOUT
-    return QUICK_CLOSE_WAIT
+        return server.close_timeout
+    return min(QUICK_CLOSE_WAIT, server.close_timeout)
 
 
-def _stopped(name: str) -> RuntimeError:
-    return RuntimeError(f"{name}: the server is stopped; call server.start() first")
+#: How long a close started from a thread that runs an event loop waits for the peer's
+#: close frame (see ``_close_wait_for_caller``).
+QUICK_CLOSE_WAIT: Final = 0.05
 
 
 def _resolve(future: asyncio.Future[Any], value: Any) -> None:
@@ -1122,18 +720,36 @@ def serve(
     *,
     max_size: int = DEFAULT_MAX_SIZE,
     origins: Iterable[str] | None = None,
+    key: str | bool = True,
+    hosts: Iterable[str] | None = None,
+    max_connections: int = MAX_CONNECTIONS,
+    max_buffered: int | None = None,
+    open_timeout: float = OPEN_TIMEOUT,
+    close_timeout: float = CLOSE_TIMEOUT,
+    keepalive: float | None = None,
 ) -> Server:
     """Start ``app`` (default: ``topic_app()``) in a background thread; return its handle.
 
     Binds 127.0.0.1 on a free port by default: nothing outside this machine can
-    connect, and two notebooks never fight over a port. Returns once listening::
+    connect, and two notebooks never fight over a port. Every server has its own
+    random ``key`` (other users on a shared host can reach 127.0.0.1 too); ``url()``
+    carries it, so learner code never spells it. Returns once listening::
 
         server = wslearn.serve()
-        server.url(topics=["analysis"])   # 'ws://127.0.0.1:PORT/ws?topics=analysis'
+        server.url(topics=["analysis"])   # 'ws://127.0.0.1:PORT/ws?topics=analysis&key=...'
         server.publish("analysis", "analysis.updated", id=7)
         server.stop()
+
+    Limits (see ``docs/server.md``): ``max_connections`` (503 past it), ``max_size``
+    (1009), ``max_buffered`` bytes piled up per client (1008), ``open_timeout`` for a
+    request to arrive, ``close_timeout`` for a closing handshake, ``keepalive`` pings
+    (default: only beyond loopback). ``hosts`` adds names to the Host allowlist.
     """
-    return Server(app, host, port, max_size=max_size, origins=origins).start()
+    server = Server(app, host, port, max_size=max_size, origins=origins, key=key, hosts=hosts,
+                    max_connections=max_connections, max_buffered=max_buffered,
+                    open_timeout=open_timeout, close_timeout=close_timeout,
+                    keepalive=keepalive)
+    return server.start()
 
 
 @atexit.register

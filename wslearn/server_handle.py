@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Self
+from urllib.parse import urlencode
 
 from .listeners import Listeners
 from .protocol import (
@@ -124,7 +125,14 @@ class ServerHandle:
         if isinstance(topics, str):
             topics = [topics]
         query = topics_query(topics) if topics is not None else ""
+        params = self._url_params()
+        if params:  # the server's key goes last, so the URL still reads like chapter 01's
+            query += ("&" if query else "") + urlencode(params)
         return f"ws://{self._authority()}{path}{'?' if query else ''}{query}"
+
+    def _url_params(self) -> list[tuple[str, str]]:
+        """Query parameters every URL of this server carries (the real server: its key)."""
+        return []
 
     # -- observation ---------------------------------------------------------------
 
@@ -195,6 +203,17 @@ class ServerHandle:
                 "that can be sent, such as 1001, 1011, 1012 or 3000-4999"
             )
         return reason if reason is not None else DROP_REASONS.get(code, "dropped by server")
+
+    @classmethod
+    def _close_reason(cls, code: int, reason: str) -> str:
+        """Check ``stop()``'s code and reason like ``drop_all()`` checks its own."""
+        if code == ABNORMAL_CLOSURE:
+            raise ValueError("stop(code=1006): 1006 is never sent on the wire; use "
+                             "drop_all() to abort connections, or a code such as 1001")
+        cls._drop_reason(code, reason)
+        if not isinstance(reason, str):
+            raise TypeError(f"reason must be a str, got {type(reason).__name__}")
+        return reason
 
     @staticmethod
     def _delay_seconds(seconds: float) -> float:

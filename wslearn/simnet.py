@@ -31,7 +31,6 @@ on that loop), and there is no HTTP (``/api/topics``, the browser lab).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import itertools
 import logging
@@ -40,11 +39,14 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .app import App, WebSocketDisconnect, fit_reason
+from .hold import Hold
 from .listeners import Listeners
 from .protocol import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
+    MAX_BUFFERED,
     NORMAL_CLOSURE,
+    POLICY_VIOLATION,
     validate_topics,
 )
 from .server_handle import ConnectionInfo, Listener, ServerHandle
@@ -69,7 +71,12 @@ class _End:
 
 
 class _Link:
-    """One in-memory connection: a queue per direction, plus what faults hold back."""
+    """One in-memory connection: a queue per direction, plus what faults hold back.
+
+    Outgoing frames follow the one hold-and-release rule of ``wslearn.hold`` -- the
+    same the real server's sockets use -- so real and simulated timelines agree by
+    construction: in order, nothing while frozen, ``delay`` seconds late, bounded.
+    """
 
     def __init__(self, server: SimServer, id: int, path: str, query: str) -> None:
         self.server = server
@@ -78,8 +85,8 @@ class _Link:
         self.to_server: asyncio.Queue[str | bytes | _End] = asyncio.Queue()
         self.to_client: asyncio.Queue[str | bytes | _End] = asyncio.Queue()
         self.held_in: list[str | bytes | _End] = []  # client -> server, held by freeze
-        self.held_out: collections.deque[tuple[float, str | bytes]] = collections.deque()
-        self.release: asyncio.Handle | None = None  # call_soon or call_later
+        self.held_out: Hold[str | bytes | _End] = Hold(limit=MAX_BUFFERED)
+        self.release: asyncio.Handle | None = None
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.channel = _SimChannel(self, path, query)
         self.transport = _SimTransport(self)
@@ -92,21 +99,43 @@ class _Link:
             self.to_server.put_nowait(item)
 
     # server -> client
-    def deliver_out(self, data: str | bytes) -> None:
+    def deliver_out(self, item: str | bytes | _End) -> bool:
+        """Send (or hold) one frame; False if the client is too slow (then it is closed)."""
         server = self.server
-        if not server.frozen and server.current_delay <= 0 and not self.held_out:
-            self.to_client.put_nowait(data)
-            return
-        self.held_out.append((self.loop.time() + server.current_delay, data))
+        if not self.held_out.must_hold(frozen=server.frozen, delay=server.current_delay):
+            self.to_client.put_nowait(item)
+            return True
+        size = 0 if isinstance(item, _End) else len(item)
+        if not self.held_out.push(item, now=self.loop.time(), delay=server.current_delay,
+                                  size=size):
+            server.frames_lost += 1
+            self.too_slow()
+            return False
         self.schedule_release()
+        return True
+
+    def too_slow(self) -> None:
+        """Like the real server: drop what is held (counted) and close with 1008 now."""
+        self.server.frames_lost += self.drop_held()
+        reason = "client too slow: frames piled up"
+        self.channel.end(POLICY_VIOLATION, reason)
+        self.to_client.put_nowait(_End(POLICY_VIOLATION, reason))
+        self.to_server.put_nowait(_End(POLICY_VIOLATION, reason))
+
+    def drop_held(self) -> int:
+        if self.release is not None:
+            self.release.cancel()
+            self.release = None
+        return sum(1 for item in self.held_out.clear() if not isinstance(item, _End))
 
     def schedule_release(self) -> None:
         if self.release is not None:
             self.release.cancel()
             self.release = None
-        if not self.held_out or self.server.frozen:
+        due = self.held_out.next_due(frozen=self.server.frozen)
+        if due is None:
             return
-        wait = self.held_out[0][0] - self.loop.time()
+        wait = due - self.loop.time()
         if wait <= 0:
             self.release = self.loop.call_soon(self.release_due)
         else:
@@ -114,11 +143,8 @@ class _Link:
 
     def release_due(self) -> None:
         self.release = None
-        if self.server.frozen:
-            return
-        now = self.loop.time()
-        while self.held_out and self.held_out[0][0] <= now + 1e-9:
-            self.to_client.put_nowait(self.held_out.popleft()[1])
+        for item in self.held_out.release(now=self.loop.time(), frozen=self.server.frozen):
+            self.to_client.put_nowait(item)
         self.schedule_release()
 
     def thaw(self) -> None:
@@ -128,12 +154,10 @@ class _Link:
         self.schedule_release()
 
     def cut(self, code: int, reason: str) -> None:
-        """The server side ends the link now (stop, drop_all): both ends learn at once."""
+        """The server side ends the link now (stop, drop_all): both ends learn at once;
+        frames still held are lost (``frames_lost``), like the real server's."""
         self.held_in.clear()
-        self.held_out.clear()
-        if self.release is not None:
-            self.release.cancel()
-            self.release = None
+        self.server.frames_lost += self.drop_held()
         self.channel.end(code, reason)
         self.to_server.put_nowait(_End(code, reason))
         self.to_client.put_nowait(_End(code, reason))
@@ -170,17 +194,15 @@ class _SimChannel:
     def send_nowait(self, data: str | bytes) -> bool:
         if self.ended is not None or self.link.transport.ended is not None:
             return False
-        self.link.deliver_out(data)
-        return True
+        return self.link.deliver_out(data)
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         if self.ended is not None:
             return
         reason = fit_reason(reason)
         self.end(code, reason)
-        # Like the real server, a close frame is written at once, ahead of held frames.
-        self.link.held_out.clear()
-        self.link.to_client.put_nowait(_End(code, reason))
+        # Like the real server, the close frame waits behind frames still held (in order).
+        self.link.deliver_out(_End(code, reason))
         self.link.to_server.put_nowait(_End(code, reason))  # our own recv() ends too
 
 
@@ -246,6 +268,8 @@ class SimServer(ServerHandle):
         self.host = host
         self.port = 80
         self.handshake_attempts = 0
+        #: Frames held by a fault that were never delivered because the link ended first.
+        self.frames_lost = 0
         self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -272,6 +296,7 @@ class SimServer(ServerHandle):
 
     def stop(self, *, code: int = GOING_AWAY, reason: str = "server stopped") -> None:
         """Close every connection (1001) and stop listening. Faults are cleared."""
+        reason = self._close_reason(code, reason)
         if not self._running:
             return
         self._running = False
@@ -308,6 +333,7 @@ class SimServer(ServerHandle):
 
     def reset_counters(self) -> None:
         self.handshake_attempts = 0
+        self.frames_lost = 0
 
     # -- publishing --------------------------------------------------------------------
 
@@ -378,7 +404,7 @@ class SimServer(ServerHandle):
     # -- the "network" side ------------------------------------------------------------
 
     async def _accept(self, path: str, query: str) -> Transport:
-        """One handshake: what ``Server._process_request`` + ``_handler`` do."""
+        """One handshake: what ``HttpApi.process_request`` + ``Server._handler`` do."""
         self.handshake_attempts += 1
         self._emit("handshake", path=path)
         while self._frozen and self._running:  # a frozen server answers nothing

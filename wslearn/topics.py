@@ -24,6 +24,7 @@ from .protocol import (
     ProtocolError,
     decode,
     encode,
+    encode_utf8,
     event,
     parse_topics_param,
     validate_topics,
@@ -53,7 +54,16 @@ class TopicHub:
 
     def disconnect(self, websocket: WebSocket) -> None:
         for topic in self._topics.pop(websocket, []):
-            self._subscribers[topic].pop(websocket, None)
+            self._drop(topic, websocket)
+
+    def _drop(self, topic: str, websocket: WebSocket) -> None:
+        """Remove one subscriber; forget the topic's entry once nobody is left, so a loop of
+        subscribe/unsubscribe on new names cannot grow the hub for ever."""
+        subscribers = self._subscribers.get(topic)
+        if subscribers is not None:
+            subscribers.pop(websocket, None)
+            if not subscribers:
+                del self._subscribers[topic]
 
     def subscribe(self, websocket: WebSocket, topics: list[str]) -> list[str]:
         """Add ``topics``; return all the socket's topics. Raises ``ProtocolError``."""
@@ -66,11 +76,12 @@ class TopicHub:
 
     def unsubscribe(self, websocket: WebSocket, topics: list[str]) -> list[str]:
         """Remove ``topics``; return the socket's remaining topics."""
+        current = self._topics[websocket]
         for topic in validate_topics(topics):
-            if topic in self._topics[websocket]:
-                self._topics[websocket].remove(topic)
-                self._subscribers[topic].pop(websocket, None)
-        return list(self._topics[websocket])
+            if topic in current:
+                current.remove(topic)
+                self._drop(topic, websocket)
+        return list(current)
 
     def publish(self, topic: str, type: str, **fields: Any) -> int:
         """Send ``{"type": type, "topic": topic, **fields}`` to the topic's subscribers.
@@ -82,9 +93,11 @@ class TopicHub:
             raise ValueError(f"publish() needs a non-empty str type, got {type!r}")
         message = event(type, topic, **fields)
         try:
-            text = encode(message)
-        except (TypeError, ValueError) as exc:
+            text, _ = encode_utf8(message)  # checked before anything is recorded
+        except TypeError as exc:
             raise TypeError(f"publish(): every field must be JSON-serialisable ({exc})") from None
+        except ValueError as exc:
+            raise ValueError(f"publish(): {exc}") from None
         self._versions[topic] = self._versions.get(topic, 0) + 1
         self._last[topic] = message
         for waiter in self._waiters.pop(topic, ()):
@@ -117,7 +130,13 @@ class TopicHub:
         return future
 
     def forget(self, topic: str, future: asyncio.Future[None]) -> None:
-        self._waiters.get(topic, set()).discard(future)
+        """Stop waiting; the topic's entry goes once nobody waits (long polls on ever new
+        names must not grow the hub)."""
+        waiters = self._waiters.get(topic)
+        if waiters is not None:
+            waiters.discard(future)
+            if not waiters:
+                del self._waiters[topic]
 
 
 def topic_app() -> App:

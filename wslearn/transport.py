@@ -19,6 +19,7 @@ heartbeat that a browser has to write itself (see ``wslearn.heartbeat``). It als
 passes ``open_timeout=None`` because the state machine owns that timeout (its
 ``"open"`` timer, so the timeout shows on the timeline in logical time), and
 ``proxy=None`` so an ``HTTP_PROXY`` in the environment never captures 127.0.0.1.
+It never follows HTTP redirects (browsers do not either).
 """
 
 from __future__ import annotations
@@ -126,6 +127,18 @@ class WebSocketTransport:
         return "<WebSocketTransport>"
 
 
+class _connect(connect):
+    """``websockets``' ``connect`` without following HTTP redirects.
+
+    Browsers fail a WebSocket handshake on any 3xx; following it would also multiply the
+    handshakes that the max-attempts lesson counts, and could land on another host
+    without anyone noticing. A redirect is a failed open: ``ConnectFailed("HTTP 302")``.
+    """
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
 def websocket_dialer(
     *,
     open_timeout: float | None = None,
@@ -140,7 +153,7 @@ def websocket_dialer(
 
     async def dial(url: str) -> Transport:
         try:
-            connection = await connect(
+            connection = await _connect(
                 url,
                 open_timeout=open_timeout,
                 ping_interval=None,  # the course teaches the application heartbeat

@@ -111,7 +111,12 @@ class HttpReply:
 
 
 async def http_get(host: str, port: int, path: str, timeout: float = STEP_TIMEOUT) -> HttpReply:
-    """One plain HTTP/1.1 GET on the event loop (no thread, no proxy): status, body, size."""
+    """One plain HTTP/1.1 GET on the event loop (no thread, no proxy): status, body, size.
+
+    Like ``server.url()``, it carries the key of the in-kernel server listening on
+    ``port`` (servers are keyed by default), so a lesson never spells the secret.
+    """
+    path = _with_server_key(port, path)
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(host, port)
         try:
@@ -304,10 +309,13 @@ async def run_workload(server: Any, schedule: Schedule,
         raise ValueError(f"unknown way(s) {sorted(unknown)}; choose from {list(WAYS)}")
     host, port, topic = server.host, server.port, schedule.topic
     base = f"/api/topics/{topic}"
+    key = getattr(server, "key", None)  # servers are keyed: every request carries it
+    auth = f"&key={key}" if key else ""
+    poll = f"{base}?{auth[1:]}" if key else base
     results: dict[str, WayResult] = {w: WayResult(w) for w in WAYS if w in ways}
     learned: dict[str, dict[int, tuple[float, bool]]] = {w: {} for w in results}
     polls_seen: list[tuple[float, int, int | None]] = []
-    first = (await http_get(host, port, base)).json()["version"]  # not counted: a baseline
+    first = (await http_get(host, port, poll)).json()["version"]  # not counted: a baseline
     requests_issued = server.http_requests
 
     ws = None
@@ -319,7 +327,7 @@ async def run_workload(server: Any, schedule: Schedule,
         results["long-poll"].requests += 1
         requests_issued += 1
         task = asyncio.ensure_future(
-            http_get(host, port, f"{base}?after={after}&wait={LONG_POLL_WAIT:g}",
+            http_get(host, port, f"{base}?after={after}&wait={LONG_POLL_WAIT:g}{auth}",
                      timeout=LONG_POLL_WAIT + STEP_TIMEOUT))
         target = requests_issued
         await _wait(lambda: server.http_requests >= target)  # the server holds it now
@@ -337,7 +345,7 @@ async def run_workload(server: Any, schedule: Schedule,
         if "sse" in results:
             sse = await asyncio.wait_for(asyncio.open_connection(host, server.sse_port),
                                          STEP_TIMEOUT)
-            sse[1].write(f"GET /api/stream/{topic} HTTP/1.1\r\nHost: {host}\r\n"
+            sse[1].write(f"GET /api/stream/{topic}?{auth[1:]} HTTP/1.1\r\nHost: {host}\r\n"
                          "Accept: text/event-stream\r\n\r\n".encode())
             # the server subscribes the stream before it writes this head
             head = await asyncio.wait_for(sse[0].readuntil(b"\r\n\r\n"), STEP_TIMEOUT)
@@ -372,7 +380,7 @@ async def run_workload(server: Any, schedule: Schedule,
                     if i + 1 < len(schedule.events):
                         long_poll = await start_long_poll(data["version"])
             elif "polling" in results:
-                reply = await http_get(host, port, base)
+                reply = await http_get(host, port, poll)
                 requests_issued += 1
                 data = reply.json()
                 results["polling"].requests += 1
@@ -395,6 +403,18 @@ async def run_workload(server: Any, schedule: Schedule,
             when, saw = learned[way].get(i, (None, False))
             result.observations.append(Observation(i, published, when, saw))
     return WorkloadResult(schedule, dict(results), polls_seen)
+
+
+def _with_server_key(port: int, path: str) -> str:
+    """``path`` plus ``key=`` of the running in-kernel server on ``port``, if it has one."""
+    if "key=" in path:
+        return path
+    from .. import server as server_module
+
+    for server in list(server_module._live_servers):
+        if server.running and server.key and server._port == port:
+            return path + ("&" if "?" in path else "?") + "key=" + server.key
+    return path
 
 
 def _learn(seen: dict[int, tuple[float, bool]], data: dict[str, Any], first: int,

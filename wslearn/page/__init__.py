@@ -154,8 +154,15 @@ def lab_url(server: Any, *, proxy: str | bool | None = None, **params: Any) -> s
     a string is a Jupyter base URL with ``jupyter-server-proxy`` installed (``"/"`` for a
     plain JupyterLab, ``"/user/ada/"`` on a hub) and gives ``{prefix}proxy/PORT/lab``;
     ``False`` forces the direct URL.
+
+    A keyed server's ``key`` comes last (``lab?topics=...&key=...``); the page forwards it
+    on its WebSocket URL and its fetches. Outputs that show a link must not store it:
+    ``open_lab`` keeps it out of the widget's text form.
     """
     query = _query(params)
+    key = getattr(server, "key", None)
+    if key:  # the server's secret rides last on the page URL; the page forwards it
+        query = f"{query}&key={key}" if query else f"key={key}"
     prefix = _proxy_prefix(proxy)
     url = server.http_url("/lab") if prefix is None else f"{prefix}proxy/{server.port}/lab"
     return f"{url}?{query}" if query else url

@@ -17,6 +17,11 @@ const config = {
 // The reconnect rules -- when to retry, when to give up -- mirror wslearn.backoff
 // (BackoffPolicy without jitter, GIVE_UP_CODES); tests/test_page_rules.py compares lab.rules.
 const GIVE_UP_CODES = [1008] // policy violation: the request is refused; retrying cannot help
+// The server's per-server key, if the page was opened with one (lab?key=...): forwarded
+// on the WebSocket URL and every fetch, never shown on the page (docs/server.md).
+const key = query.get('key')
+const withKey = (url) => key ? url + (url.includes('?') ? '&' : '?') + 'key=' + encodeURIComponent(key) : url
+const withoutKey = (url) => url.replace(/[?&]key=[^&#]*$/, '') // for display only
 const backoff = (attempt) => Math.min(config.base * config.factor ** (attempt - 1), config.cap)
 const givesUpAfter = (attempt) => attempt >= config.maxAttempts // that was the last attempt allowed
 const givesUpOnClose = (code) => GIVE_UP_CODES.includes(code)
@@ -28,7 +33,7 @@ function socketUrl(topics) {
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
   const names = topics.map(encodeURIComponent) // quoted like Python's protocol.topics_query
   url.search = names.length ? '?topics=' + names.join(',') : ''
-  return url.href
+  return withKey(url.href)
 }
 
 // ---- timers: one place to start them and to clear them all
@@ -54,7 +59,7 @@ function connect() {
   stopped = false
   const socket = new WebSocket(socketUrl(topics))
   ws = socket
-  const { pathname, search } = new URL(socket.url)
+  const { pathname, search } = new URL(withoutKey(socket.url))
   setState(attempt ? 'reconnecting' : 'connecting', `open ${pathname}${search}`)
   later('open', config.openTimeout, () => giveUp(socket, 'open timeout'))
   socket.onopen = () => {
@@ -155,7 +160,7 @@ async function fetchQuery(key) {
   render()
   let result
   try {
-    const response = await fetch(entry.url, { cache: 'no-store' }) // relative: same server
+    const response = await fetch(withKey(entry.url), { cache: 'no-store' }) // relative: same server
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
     result = { data: await response.json(), stale: false, status: 'fresh' }
   } catch (err) {
