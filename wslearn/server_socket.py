@@ -26,7 +26,7 @@ from websockets.protocol import OPEN
 
 from .app import WebSocketDisconnect, fit_reason
 from .hold import Hold
-from .protocol import ABNORMAL_CLOSURE, POLICY_VIOLATION
+from .protocol import ABNORMAL_CLOSURE, NORMAL_CLOSURE, POLICY_VIOLATION
 
 if TYPE_CHECKING:
     from .server import Server
@@ -268,7 +268,7 @@ class SocketChannel:
         self.conn.thaw()  # a frozen connection must still read the client's close frame
         self.server._spawn(self.close(POLICY_VIOLATION, "client too slow: frames piled up"))
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         await self.conn.close(code, fit_reason(reason))
 
     async def _raise_closed(self) -> None:
