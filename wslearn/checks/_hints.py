@@ -42,6 +42,10 @@ COMMON: dict[str, str] = {
     "signature and change only the body.",
     "checker-error": "The checker itself could not run (the row says why): run the check cell "
     "again; if it fails the same way, please report it -- your code may well be fine.",
+    "unretrieved-exception": "A task you created ended with an exception that nobody "
+    "retrieved: asyncio only logs it, later, and your code never learns why the task "
+    "stopped. Await every task you cancel or that may fail -- `await asyncio.gather(a, b, "
+    "return_exceptions=True)` -- and handle what it returns.",
     "returns-early": "Your coroutine returned while it should still be running: it must keep "
     "going until it is cancelled (or, where the exercise says so, until it gives up).",
 }

@@ -22,6 +22,7 @@ short timer (the simulated run already proved the timing).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -104,7 +105,8 @@ class Exercise:
 # -- running one scenario ---------------------------------------------------------------
 
 
-def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
+def _sim_run(scenario: Scenario, learner: Any, deadline: float,
+             box: dict[str, Any]) -> RunResult:
     async def main() -> Verdict:
         lab = server = None
         if scenario.network:
@@ -114,7 +116,7 @@ def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
             server = net.serve()
             lab = Lab("sim", server, net.dialer)
         try:
-            return await scenario.fn(lab, learner)
+            return await _tracked(scenario.fn, lab, learner, box)
         finally:
             if lab is not None:
                 await lab.close_everything()
@@ -124,7 +126,8 @@ def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
     return run(main, loop_factory=lambda: VirtualTimeLoop(limit=None), deadline=deadline)
 
 
-def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -> RunResult:
+def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float,
+              found: dict[str, Any]) -> RunResult:
     box: dict[str, Any] = {}
 
     @contextlib.contextmanager
@@ -143,7 +146,7 @@ def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -
 
         lab = Lab("real", box["server"], websocket_dialer(open_timeout=None, close_timeout=2.0))
         try:
-            return await scenario.fn(lab, learner)
+            return await _tracked(scenario.fn, lab, learner, found)
         finally:
             await lab.close_everything()
 
@@ -151,7 +154,37 @@ def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -
                hard=10.0)
 
 
-def _row(name: str, result: RunResult, deadline: float) -> Row:
+async def _tracked(fn: ScenarioFn, lab: Lab | None, learner: Any,
+                   box: dict[str, Any]) -> Verdict:
+    """Run a scenario, noting tasks the learner created that ended with an exception nobody
+    retrieved *during* the scenario (the checker's own teardown, which aborts connections,
+    comes later and does not count)."""
+    loop = asyncio.get_running_loop()
+    created: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    try:
+        verdict = await fn(lab, learner)
+        for _ in range(3):
+            await asyncio.sleep(0)
+    finally:
+        loop.set_task_factory(None)
+    box["lost"] = [
+        describe_exception(t.exception())  # type: ignore[arg-type]
+        for t in created
+        if t.done() and not t.cancelled() and getattr(t, "_log_traceback", False)
+        and not t.get_name().startswith("wslearn")
+    ]
+    return verdict
+
+
+def _row(name: str, result: RunResult, deadline: float,
+         box: dict[str, Any] | None = None) -> Row:
     """Turn a bounded run into a table row (the classification in the module docstring)."""
     if result.stuck:
         return Row(name, "fail", "it kept running after being interrupted again and again "
@@ -191,6 +224,11 @@ def _row(name: str, result: RunResult, deadline: float) -> Row:
         names = ", ".join(f"'{n}'" for n in result.unawaited)
         return Row(name, "fail", f"coroutine {names} was created but never awaited "
                    "(a missing `await`?)", row.expected, row.actual, "missing-await")
+    lost = box.get("lost") if box else None
+    if row.status == "pass" and lost:
+        return Row(name, "fail", "a task you started ended with an exception nobody looked at: "
+                   + lost[0] + " (await the task, or gather it with return_exceptions=True)",
+                   row.expected, row.actual, "unretrieved-exception")
     if row.status == "pass" and result.leftover_tasks:
         names = ", ".join(result.leftover_tasks)
         return Row(name, "fail", f"tasks still running after the scenario ended: {names} "
@@ -226,7 +264,8 @@ def run_exercise(
             result.rows.append(Row(scenario.name, "skip",
                                    "not run: an earlier scenario had to be interrupted"))
             continue
-        row = _row(scenario.name, _sim_run(scenario, learner, limit), limit)
+        box: dict[str, Any] = {}
+        row = _row(scenario.name, _sim_run(scenario, learner, limit, box), limit, box)
         result.rows.append(row)
         stopped = row.kind == "busy-loop"
     for scenario in scenarios:
@@ -237,10 +276,13 @@ def run_exercise(
             result.rows.append(Row(name, "skip", "runs once every simulated scenario passes"))
             continue
         real_limit = max(limit, 20.0)
-        row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit), real_limit)
+        box = {}
+        row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit, box),
+                   real_limit, box)
         if row.status == "fail":  # a noisy machine can delay a socket: one more try
-            row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit),
-                       real_limit)
+            box = {}
+            row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit, box),
+                       real_limit, box)
         result.rows.append(row)
     return _finish(result)
 

@@ -323,8 +323,8 @@ def _task_label(task: asyncio.Task[Any]) -> str:
 def _context_text(context: dict[str, Any]) -> str:
     message = str(context.get("message", "error"))
     exc = context.get("exception")
-    if exc is not None:
-        message += f": {type(exc).__name__}: {exc}"
+    if exc is not None:  # with the learner's own line, where there is one
+        message += ": " + describe_exception(exc)
     return sanitize(message)
 
 

@@ -235,6 +235,48 @@ async def restart(lab: Lab | None, learner: Any) -> Verdict:
     return Verdict(EXPECTED_RESTART, actual)
 
 
+EXPECTED_START_DOWN = """\
+t=   0.0s  server: refuse handshakes (HTTP 503)
+t=   0.0s  connect #1 failed (HTTP 503)
+t=   1.0s  connect #2 failed (HTTP 503)
+t=   3.0s  connect #3 failed (HTTP 503)
+t=   7.0s  server: accept again
+t=   7.0s  connect #4 open"""
+
+
+@EXERCISE.scenario("server down at the start: the first retry comes 1 s after the first "
+                   "failure, then 2 s, 4 s")
+async def start_down(lab: Lab | None, learner: Any) -> Verdict:
+    assert lab is not None
+
+    async def accept(n: int) -> None:
+        if n == 4:
+            await lab.fault("accept_again", text="server: accept again")
+
+    lab.before_dial = accept
+    await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+    task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None),
+                        "keep_connected")
+    try:
+        await lab.until(lambda: lab.opens >= 1 or task.done(), 60.0)
+        actual = _timeline(lab)
+        if task.done() and lab.opens < 1:
+            _, error = await stop(task)
+            if error is not None:
+                raise error
+            raise Failed("no-reconnect", "keep_connected returned after a failed connect: "
+                         "a refused connect must be retried too", EXPECTED_START_DOWN, actual)
+        if actual != EXPECTED_START_DOWN:
+            raise Failed(schedule_kind(lab, 0.0, 1), "the counter must start so that the "
+                         "first retry waits backoff_delay(1) = 1 s", EXPECTED_START_DOWN,
+                         actual)
+    except BaseException:
+        await stop(task)
+        raise
+    await _end(lab, task)
+    return Verdict(EXPECTED_START_DOWN, actual)
+
+
 EXPECTED_RESET = """\
 t=   0.0s  connect #1 open
 t=   0.0s  server: refuse handshakes (HTTP 503)
@@ -284,7 +326,8 @@ EXPECTED_CANCEL = """\
 cancel while connected: ended, 0 connections open
 no connect in the next 60 s
 cancel during the backoff wait: ended
-no connect in the next 60 s"""
+no connect in the next 60 s
+cancel while connecting: ended, 0 connections open after the server answers"""
 
 
 @EXERCISE.scenario("cancelled (unmounted) while connected and while waiting: "
@@ -321,7 +364,11 @@ async def cancel(lab: Lab | None, learner: Any) -> Verdict:
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
     task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None),
                         "keep_connected")
-    await lab.until(lambda: lab.connects >= before + 2, 30.0)  # failed, waiting for #2
+    waiting = await lab.into_backoff_wait(lab.failures + 1)  # failed, now sleeping
+    if not waiting and not task.done():
+        await stop(task)
+        raise fail("no-backoff", "after a failed connect it did not wait before the next "
+                   "attempt", "cancel during the backoff wait: no connect during the wait")
     try:
         await _end(lab, task, " during the backoff wait")
     except Failed as exc:
@@ -333,4 +380,21 @@ async def cancel(lab: Lab | None, learner: Any) -> Verdict:
         raise fail("reconnect-after-close", "it connected again after it was cancelled",
                    f"{lab.connects - before} connect(s) in the next 60 s")
     lines.append("no connect in the next 60 s")
+
+    await lab.fault("accept_again", text="server: accept again")
+    await lab.fault("freeze", text="server: freeze (handshakes wait)")
+    task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None),
+                        "keep_connected")
+    await lab.into_handshake(lab.connects + 1)
+    try:
+        await _end(lab, task, " while connecting")
+    except Failed as exc:
+        raise fail(exc.kind, exc.detail, "cancel while connecting: still running") from None
+    await lab.fault("thaw", text="server: thaw")
+    await asyncio.sleep(5.0)
+    left = await lab.settle(expect=0)
+    if left:
+        raise fail("left-open", f"cancelled while connecting, {left} connection(s) opened "
+                   "anyway and stayed open", f"cancel while connecting: {left} open")
+    lines.append("cancel while connecting: ended, 0 connections open after the server answers")
     return Verdict(EXPECTED_CANCEL, "\n".join(lines))

@@ -19,6 +19,7 @@ import asyncio
 import inspect
 from typing import Any
 
+from ..protocol import INTERNAL_ERROR, NORMAL_CLOSURE
 from ._common import require_class
 from ._hints import register
 from ._net import Lab
@@ -27,13 +28,21 @@ from ._runner import Exercise, Failed, Verdict
 NAME = "cleanup"
 
 HINTS = {
+    "closed-1011": "Cancelling the task is not a clean close: the task leaves "
+    "`async with connect(url)` with CancelledError, and websockets closes with 1011 "
+    "(internal error) whenever that block ends with an exception. Close the socket first "
+    "-- `await self._ws.close()` sends 1000, the `async for` in _listen ends quietly -- "
+    "then cancel the task (in case it is still connecting) and await it.",
+    "not-closed-cleanly": "unmount() must close the socket itself with `await "
+    "self._ws.close()` (code 1000, normal closure) before it stops the task.",
     "mount-does-nothing": "mount(url) must start listening: create a task that runs "
     "self._listen(url) and keep it in self._task.",
     "mount-blocks": "mount() must not wait for the connection -- a useEffect body cannot "
     "await either. Start a task (asyncio.create_task) and return at once.",
-    "no-cleanup": "The seed's mistake 1: unmount() leaves the connection open, so every "
-    "mount adds one more on the server. Cancel the listening task and wait for it: "
-    "`self._task.cancel()` then `await asyncio.gather(self._task, return_exceptions=True)`.",
+    "no-cleanup": "Module 07's mistake 1: unmount() leaves the connection open, so every "
+    "mount adds one more on the server. Close the socket (`await self._ws.close()`), then "
+    "cancel the listening task and wait for it: `self._task.cancel()` then "
+    "`await asyncio.gather(self._task, return_exceptions=True)`.",
     "cleanup-not-awaited": "unmount() cancels but does not wait: when it returns the "
     "connection is still open (it closes a moment later, or never if the loop is busy). "
     "Await the cancelled task before returning.",
@@ -51,13 +60,16 @@ HINTS = {
 STEPS = [
     "mount(url) is `useEffect`'s body: it starts something and returns. In asyncio that is "
     "`self._task = asyncio.create_task(self._listen(url))`.",
-    "unmount() is the cleanup function `useEffect` returns: it must undo what mount did -- "
-    "cancel the task. Cancelling makes `async with connect(url)` in _listen close the socket.",
+    "unmount() is the cleanup function `useEffect` returns: it must undo what mount did. "
+    "Close the socket _listen saved in self._ws -- `await self._ws.close()` says goodbye with "
+    "1000 -- then cancel the task, for the case it is still connecting.",
+    "Why not just cancel? The task would leave `async with connect(url)` with "
+    "CancelledError, and websockets closes with 1011 (internal error) on any exception.",
     "Cancelling only *asks*; the task ends on its next turn. Wait for it in unmount: "
     "`await asyncio.gather(self._task, return_exceptions=True)` (it also swallows the error "
     "of a task that already died because the server dropped the connection).",
     "Make unmount() safe to call twice: `if self._task is None: return`, and set "
-    "`self._task = None` once done.",
+    "`self._task = self._ws = None` once done.",
 ]
 
 register(NAME, "02_cleanup", HINTS, STEPS)
@@ -151,7 +163,17 @@ async def cycles(lab: Lab | None, cls: Any) -> Verdict:
     if actual != expected:
         kind = "no-cleanup" if any(settled_lines) else "cleanup-not-awaited"
         raise Failed(kind, "connections stay open after unmount() returned", expected, actual)
-    return Verdict(expected, actual)
+    codes = [c.close_code for c in lab.connections]
+    if any(code != NORMAL_CLOSURE for code in codes):
+        shown = ", ".join("none" if c is None else str(c) for c in codes)
+        detail = ("unmount() closed the connections with " + shown + " instead of 1000")
+        if INTERNAL_ERROR in codes:
+            detail += (": cancelling the task made `async with connect(...)` exit with "
+                       "CancelledError, and leaving it with any exception closes with 1011 "
+                       "(internal error) -- the server logs a crash, not a goodbye")
+        raise Failed("closed-1011" if INTERNAL_ERROR in codes else "not-closed-cleanly", detail,
+                     "every unmount closes with 1000", f"close codes: {shown}")
+    return Verdict(expected, actual, "every unmount closed with 1000 (normal closure)")
 
 
 @EXERCISE.scenario("unmount while the connection is still opening: it never opens")

@@ -29,6 +29,8 @@ from ._sandbox import describe_exception
 NAME = "handlers"
 
 HINTS = {
+    "recorded-twice": "One bad message, one line in self.errors: return right after "
+    "recording a problem, so the same message is not recorded again further down.",
     "decorator-returns-none": "on(type) is a decorator factory: `def on(self, type):` returns "
     "`def register(fn): self.handlers[type] = fn; return fn`. Forgetting `return fn` replaces "
     "your function's name with None.",
@@ -88,6 +90,11 @@ class _Setup:
             raise ValueError("handler bug")
 
         self.returned.append(self.router.on("analysis.failed")(broken))
+
+        def missing_key(data: Any) -> None:  # another class: no handler error stands for all
+            raise KeyError("score")
+
+        self.returned.append(self.router.on("analysis.scored")(missing_key))
 
     def _register(self, kind: str) -> Any:
         def handler(data: Any) -> None:
@@ -150,9 +157,14 @@ async def dispatch(lab: Lab | None, cls: Any) -> Verdict:
 def _check_bad(setup: _Setup, raw: str, crash: str, silent: str, what: str) -> str:
     before = len(setup.errors())
     setup.feed(raw, crash)
-    if len(setup.errors()) <= before:
+    added = len(setup.errors()) - before
+    if added <= 0:
         raise Failed(silent, f"{what} was not recorded in self.errors",
                      f"{what}: recorded", f"{what}: errors unchanged")
+    if added > 1:
+        raise Failed("recorded-twice", f"{what} added {added} lines to self.errors (one "
+                     f"message, one line): {setup.errors()[before:]!r}",
+                     f"{what}: recorded once", f"{what}: recorded {added} times")
     return f"{what}: recorded, no exception"
 
 
@@ -178,6 +190,8 @@ MALFORMED = [
     ("not JSON", "{oops"),
     ("not an object", '["proposal.created"]'),
     ("no \"type\"", '{"topic": "proposals", "id": 7}'),
+    ("a \"type\" that is not a string", '{"type": 7, "topic": "proposals"}'),
+    ("a JSON string", '"proposal.created"'),
 ]
 
 
@@ -196,8 +210,13 @@ async def malformed(lab: Lab | None, cls: Any) -> Verdict:
 async def failing_handler(lab: Lab | None, cls: Any) -> Verdict:
     setup = _Setup(cls)
     lines = [_check_bad(setup, '{"type": "analysis.failed", "topic": "analysis"}',
-                        "handler-error-crash", "handler-error-not-recorded", "handler error")]
-    return _then_still_works(setup, lines, ["handler error: recorded, no exception",
+                        "handler-error-crash", "handler-error-not-recorded",
+                        "handler ValueError"),
+             _check_bad(setup, '{"type": "analysis.scored", "topic": "analysis"}',
+                        "handler-error-crash", "handler-error-not-recorded",
+                        "handler KeyError")]
+    return _then_still_works(setup, lines, ["handler ValueError: recorded, no exception",
+                                            "handler KeyError: recorded, no exception",
                                             "next message: handled"])
 
 

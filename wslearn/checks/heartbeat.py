@@ -282,3 +282,43 @@ async def slow(lab: Lab | None, learner: Any) -> Verdict:
     finally:
         await session.close()
     return Verdict(EXPECTED_SLOW, EXPECTED_SLOW)
+
+
+EXPECTED_CANCEL_WAIT = """\
+t=  20.0s  #1 sent ping
+cancelled at t=24 s while waiting for the pong: ended as cancelled"""
+
+
+@EXERCISE.scenario("cancelled while waiting for a pong (interval 20 s, timeout 8 s): it ends "
+                   "cancelled, it does not report the connection dead")
+async def cancel_waiting(lab: Lab | None, learner: Any) -> Verdict:
+    assert lab is not None
+    session = _Session(lab)
+    try:
+        await session.start(learner, 20.0, 8.0)
+        await lab.fault("freeze", text="server: freeze (no pong, no error)")
+        await asyncio.sleep(24.0 - lab.now())  # the ping went out at 20 s: now waiting
+        beat = session.beat
+        assert beat is not None
+        sent = format_log(lab.entries("send"))
+        if beat.done() or sent != EXPECTED_CANCEL_WAIT.splitlines()[0]:
+            if beat.done() and beat.exception() is not None:
+                raise beat.exception()  # type: ignore[misc]
+            raise Failed(session.ping_kind() or "wrong-interval", "at t=24 s the heartbeat "
+                         "should be waiting for the pong of its ping at t=20 s",
+                         EXPECTED_CANCEL_WAIT, session.timeline())
+        ended, error = await stop(beat)
+        if error is not None:
+            raise error
+        if not ended:
+            raise Failed("swallows-cancel", "still running 10 s after the cancel",
+                         EXPECTED_CANCEL_WAIT, sent + "\ncancelled at t=24 s: still running")
+        outcome = "ended as cancelled" if beat.cancelled() else "returned normally"
+        actual = f"{sent}\ncancelled at t=24 s while waiting for the pong: {outcome}"
+        if actual != EXPECTED_CANCEL_WAIT:
+            raise Failed("swallows-cancel", "cancelled while waiting for the pong, it returned "
+                         "as if the pong were late: the caller would take a cancel for a dead "
+                         "connection", EXPECTED_CANCEL_WAIT, actual)
+    finally:
+        await session.close()
+    return Verdict(EXPECTED_CANCEL_WAIT, actual)

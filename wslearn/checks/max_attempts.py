@@ -61,6 +61,8 @@ HINTS = {
     "off-by-one": "The waits are off by one: retry 1 waits backoff_delay(1) == 1 s.",
     "wrong-schedule": "The retries must come 1, 3, 7, 15 and 31 s after the first failure "
     "(waits of backoff_delay(1), (2), ... counted from each failure).",
+    "no-on-message": "Frames did not reach on_message: while connected, call "
+    "`on_message(text)` for every frame (`async for text in ws:`), as in chapter 03.",
     "no-reconnect": "It stopped retrying before giving up: after a failed attempt, wait and "
     "try again until MAX_ATTEMPTS retries have failed.",
 }
@@ -89,6 +91,10 @@ class _Notes:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.texts: list[str] = []
+        self.frames: list[Any] = []
+
+    def on_message(self, text: Any) -> None:
+        self.frames.append(text)
 
     def __call__(self, text: Any = None, *args: Any, **kwargs: Any) -> None:
         self.texts.append(str(text))
@@ -107,7 +113,7 @@ _CALLS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 def _start(lab: Lab, learner: Any, notes: _Notes) -> asyncio.Task[Any]:
     with contextlib.suppress(TypeError):  # not weak-referenceable: no diagnosis, no harm
         _CALLS[learner.keep] = _CALLS.get(learner.keep, 0) + 1
-    task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None, notes),
+    task = learner_task(learner.keep(lab.url(), lab.connect, notes.on_message, notes),
                         "keep_connected")
 
     def done(t: asyncio.Task[Any]) -> None:
@@ -225,6 +231,11 @@ async def button(lab: Lab | None, learner: Any) -> Verdict:
     if lab.opens == opens:
         await stop(task)
         raise failed(Failed("no-restart", "the second keep_connected did not connect at once"))
+    await lab.until(lambda: bool(notes.frames), 5.0)
+    if not notes.frames:
+        await stop(task)
+        raise failed(Failed("no-on-message", "connected, but the welcome frame never reached "
+                            "on_message"))
     lines.append("Reconnect: connected at once")
     mark = lab.connects
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
@@ -303,7 +314,10 @@ async def cancelled(lab: Lab | None, learner: Any) -> Verdict:
     notes = _Notes(lab)
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
     task = _start(lab, learner, notes)
-    await lab.until(lambda: lab.connects >= 2 or task.done(), 10.0)
+    if not await lab.into_backoff_wait(2) and not task.done():  # in the 2 s wait, not connect()
+        await stop(task)
+        raise Failed("no-backoff", "after a failed retry it did not wait before the next one",
+                     EXPECTED_CANCEL, "no wait after a failed retry")
     before = lab.connects
     ended, error = await stop(task)
     if error is not None:

@@ -273,7 +273,11 @@ def _cell_mutants(exercise: str, index: int, source: str) -> Iterator[Mutant]:
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     nodes = list(ast.walk(tree))
     seen: dict[str, int] = {}
-    for position, node in enumerate(nodes):
+    # Source order (not ast.walk's breadth-first order), so "#2" means the second one down.
+    order = sorted(range(len(nodes)), key=lambda i: (getattr(nodes[i], "lineno", 0),
+                                                     getattr(nodes[i], "col_offset", 0), i))
+    for position in order:
+        node = nodes[position]
         line = getattr(node, "lineno", None)
         if line is None or line not in lines:
             continue
