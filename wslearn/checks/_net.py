@@ -81,6 +81,11 @@ def _message_type(text: str | bytes) -> str:
     return "<no type>"
 
 
+def _task_name(task: asyncio.Task[Any]) -> str:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return getattr(code, "co_qualname", None) or task.get_name()
+
+
 class Connection:
     """An open websocket as the learner's code sees it (see the module docstring)."""
 
@@ -245,6 +250,23 @@ class Lab:
         self.before_dial: Callable[[int], Awaitable[None]] | None = None
         self._changed = asyncio.Event()
         self._dialing: set[asyncio.Task[Any]] = set()
+        #: Every task created while the scenario runs (the runner fills it in).
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def running_learner_tasks(self, *, cancelled: bool | None = None) -> list[str]:
+        """Names of tasks the learner's code created that have not finished yet (with
+        ``cancelled``: only those that were / were not asked to cancel)."""
+        return sorted(_task_name(t) for t in self.tasks
+                      if not t.done() and not t.get_name().startswith("wslearn")
+                      and (cancelled is None or bool(t.cancelling()) == cancelled))
+
+    def send_raw(self, topic: str, text: str) -> int:
+        """Simulated server only: send ``text`` as it is (not JSON, a list ...) to the
+        subscribers of ``topic`` -- frames the course's server never sends by itself, for
+        checking that a client survives them."""
+        hub = self.server.app.state.hub
+        sockets = list(getattr(hub, "_subscribers", {}).get(topic, ()))
+        return sum(bool(ws.send_nowait(text)) for ws in sockets)
 
     # -- what the learner gets ----------------------------------------------------
 

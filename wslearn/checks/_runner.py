@@ -37,6 +37,7 @@ from ._sandbox import (
     PacedLoop,
     RunResult,
     ScenarioStop,
+    _task_label,
     describe_exception,
     learner_frame,
     run,
@@ -80,6 +81,11 @@ class Scenario:
 
 @dataclass
 class Exercise:
+    """One exercise's manifest -- everything the course knows about it, in one place
+    (rustlings' ``info.toml`` in spirit): its name, its notebook, the learner's objects
+    the check cell passes, the hints, and (added by ``@exercise.scenario``) the scenarios.
+    """
+
     name: str
     notebook: str
     #: ``prepare(*objects, **options) -> learner`` (raise ``Failed`` for wrong arguments).
@@ -89,6 +95,17 @@ class Exercise:
     speed: float = 20.0
     #: Wall-clock seconds one simulated scenario may take before it is interrupted.
     deadline: float = 5.0
+    #: The learner's objects, in the order ``check()`` takes them (names as in the notebook).
+    objects: tuple[str, ...] = field(default=(), kw_only=True)
+    #: One hint per failure kind (shown under the result table).
+    hints: dict[str, str] = field(default_factory=dict, kw_only=True)
+    #: Step-by-step hints for ``wslearn.hint(name, n)``, from a nudge to a skeleton.
+    steps: list[str] = field(default_factory=list, kw_only=True)
+
+    @property
+    def call(self) -> str:
+        """The check cell's call: ``wslearn.check("backoff", backoff_delay, keep_connected)``."""
+        return f'wslearn.check("{self.name}"' + "".join(f", {o}" for o in self.objects) + ")"
 
     def scenario(
         self, name: str, *, network: bool = True, real: bool = False
@@ -168,19 +185,25 @@ async def _tracked(fn: ScenarioFn, lab: Lab | None, learner: Any,
         return task
 
     loop.set_task_factory(factory)
+    if lab is not None:
+        lab.tasks = created
     try:
         verdict = await fn(lab, learner)
         for _ in range(3):
             await asyncio.sleep(0)
+        return verdict
     finally:
         loop.set_task_factory(None)
-    box["lost"] = [
-        describe_exception(t.exception())  # type: ignore[arg-type]
-        for t in created
-        if t.done() and not t.cancelled() and getattr(t, "_log_traceback", False)
-        and not t.get_name().startswith("wslearn")
-    ]
-    return verdict
+        mine = [t for t in created if t.done() and not t.cancelled()
+                and not t.get_name().startswith("wslearn")]
+        box["lost"] = [describe_exception(t.exception())  # type: ignore[arg-type]
+                       for t in mine if getattr(t, "_log_traceback", False)]
+        box["died"] = [
+            f"{_task_label(t)} ended with " + describe_exception(t.exception())  # type: ignore[arg-type]
+            for t in mine
+            if t.exception() is not None
+            and not isinstance(t.exception(), ConnectionError | NotImplementedError)
+        ]
 
 
 def _row(name: str, result: RunResult, deadline: float,
@@ -224,6 +247,13 @@ def _row(name: str, result: RunResult, deadline: float,
         names = ", ".join(f"'{n}'" for n in result.unawaited)
         return Row(name, "fail", f"coroutine {names} was created but never awaited "
                    "(a missing `await`?)", row.expected, row.actual, "missing-await")
+    died = box.get("died") if box else None
+    if died and row.status == "pass":
+        return Row(name, "fail", "a task of yours " + died[0] + ": the scenario's outcome "
+                   "looked right, but that task is gone", row.expected, row.actual, "raises")
+    if died and row.status == "fail" and row.kind not in ("raises", "checker-error"):
+        row = Row(name, "fail", row.detail + f" -- meanwhile a task of yours {died[0]}",
+                  row.expected, row.actual, row.kind)
     lost = box.get("lost") if box else None
     if row.status == "pass" and lost:
         return Row(name, "fail", "a task you started ended with an exception nobody looked at: "

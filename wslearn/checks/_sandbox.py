@@ -148,6 +148,29 @@ class _Worker:
                 continue
 
 
+_real_sleep = time.sleep
+
+
+def _guarded_sleep(seconds: float) -> None:
+    """``time.sleep`` as learner code in a checker's worker thread meets it: named as the
+    blocking call it is (it would freeze the event loop), not silently slow."""
+    if threading.current_thread().name.startswith("wslearn-check"):
+        caller = sys._getframe(1).f_code.co_filename
+        if not is_ours(caller):
+            raise ScenarioStop(
+                "busy-loop",
+                f"time.sleep({seconds!r}) blocks the event loop: nothing else runs meanwhile "
+                f"(not the server, not your other tasks) -- use `await asyncio.sleep("
+                f"{seconds!r})`")
+    _real_sleep(seconds)
+
+
+def _guard_blocking_calls() -> None:
+    """Install the guard once (other threads and wslearn's own code are unaffected)."""
+    if time.sleep is _real_sleep:
+        time.sleep = _guarded_sleep
+
+
 def run(
     main: Callable[[], Coroutine[Any, Any, Any]],
     *,
@@ -168,6 +191,7 @@ def run(
     """
     result = RunResult()
     worker = _Worker()
+    _guard_blocking_calls()
 
     def target() -> None:
         try:

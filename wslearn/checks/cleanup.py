@@ -21,7 +21,6 @@ from typing import Any
 
 from ..protocol import INTERNAL_ERROR, NORMAL_CLOSURE
 from ._common import require_class
-from ._hints import register
 from ._net import Lab
 from ._runner import Exercise, Failed, Verdict
 
@@ -72,14 +71,14 @@ STEPS = [
     "`self._task = self._ws = None` once done.",
 ]
 
-register(NAME, "02_cleanup", HINTS, STEPS)
 
 
 def prepare(live_feed: Any = None) -> Any:
     return require_class(live_feed, "LiveFeed", {"mount": False, "unmount": True})
 
 
-EXERCISE = Exercise(NAME, "02_cleanup", prepare)
+EXERCISE = Exercise(NAME, "02_cleanup", prepare,
+                    objects=("LiveFeed",), hints=HINTS, steps=STEPS)
 
 
 async def _mount(feed: Any, url: str) -> None:
@@ -94,7 +93,8 @@ async def _mount(feed: Any, url: str) -> None:
                          "the connection instead of starting a task") from None
 
 
-async def _unmount(feed: Any, kind: str = "unmount-raises", when: str = "") -> None:
+async def _unmount(feed: Any, kind: str = "unmount-raises", when: str = "",
+                   lab: Lab | None = None, running_kind: str = "no-cleanup") -> None:
     try:
         async with asyncio.timeout(10.0):
             await feed.unmount()
@@ -106,6 +106,17 @@ async def _unmount(feed: Any, kind: str = "unmount-raises", when: str = "") -> N
         from ._sandbox import describe_exception
 
         raise Failed(kind, f"unmount(){when} raised {describe_exception(exc)}") from exc
+    if lab is None:
+        return
+    if lab.running_learner_tasks(cancelled=False):
+        raise Failed(running_kind, f"unmount(){when} returned and "
+                     f"{', '.join(lab.running_learner_tasks())} is still running: nothing "
+                     "stopped it")
+    running = lab.running_learner_tasks()
+    if running:
+        raise Failed("cleanup-not-awaited", f"unmount(){when} returned while "
+                     f"{', '.join(running)} was still running: cancelling only asks, await "
+                     "the task before returning")
 
 
 def _new(cls: type, lab: Lab) -> Any:
@@ -138,7 +149,7 @@ async def mounted(lab: Lab | None, cls: Any) -> Verdict:
             raise Failed("mount-does-nothing", "feed.messages does not hold the decoded "
                          "messages", expected, actual)
     finally:
-        await _unmount(feed)
+        await _unmount(feed, lab=lab)
     return Verdict(expected, actual)
 
 
@@ -151,7 +162,7 @@ async def cycles(lab: Lab | None, cls: Any) -> Verdict:
     for cycle in range(1, 11):
         await _mount(feed, lab.url(topics=["news"]))
         await lab.until(lambda n=cycle: lab.opens >= n and len(lab.frames) >= n, 5.0)
-        await _unmount(feed, when=f" in cycle {cycle}")
+        await _unmount(feed, when=f" in cycle {cycle}", lab=lab)
         now = lab.count if lab.mode == "sim" else await lab.settle(expect=0)
         expected_lines.append(f"after unmount {cycle:>2}: 0 open")
         actual_lines.append(f"after unmount {cycle:>2}: {now} open")
@@ -183,14 +194,15 @@ async def while_connecting(lab: Lab | None, cls: Any) -> Verdict:
     await lab.fault("freeze", text="server: freeze (handshakes wait)")
     await _mount(feed, lab.url())
     await asyncio.sleep(1.0)  # the handshake is in flight
-    await _unmount(feed, when=" while connecting")
+    await _unmount(feed, when=" while connecting", lab=lab,
+                   running_kind="unmount-while-connecting")
     await lab.fault("thaw", text="server: thaw")
     await asyncio.sleep(5.0)
     left = await lab.settle(expect=0)
     expected = "0 connections open 5 s after unmount"
     actual = f"{left} connection{'s' if left != 1 else ''} open 5 s after unmount"
     if left:
-        await _unmount(feed)
+        await _unmount(feed, lab=lab)
         raise Failed("unmount-while-connecting", "the connection opened after unmount()",
                      expected, actual)
     return Verdict(expected, actual)
@@ -200,11 +212,11 @@ async def while_connecting(lab: Lab | None, cls: Any) -> Verdict:
 async def twice(lab: Lab | None, cls: Any) -> Verdict:
     assert lab is not None
     feed = _new(cls, lab)
-    await _unmount(feed, "double-unmount", " before any mount")
+    await _unmount(feed, "double-unmount", " before any mount", lab=lab)
     await _mount(feed, lab.url())
     await lab.until(lambda: lab.count >= 1, 5.0)
-    await _unmount(feed, "double-unmount")
-    await _unmount(feed, "double-unmount", " a second time")
+    await _unmount(feed, "double-unmount", lab=lab)
+    await _unmount(feed, "double-unmount", " a second time", lab=lab)
     left = await lab.settle(expect=0)
     if left:
         raise Failed("no-cleanup", "the connection stayed open", "0 open", f"{left} open")
@@ -219,7 +231,7 @@ async def dropped(lab: Lab | None, cls: Any) -> Verdict:
     await lab.until(lambda: lab.count >= 1 and bool(lab.frames), 5.0)
     await lab.fault("drop_all", text="server: drop all connections (1006)")
     await asyncio.sleep(1.0)
-    await _unmount(feed, "unmount-raises", " after the drop")
+    await _unmount(feed, "unmount-raises", " after the drop", lab=lab)
     before = len(getattr(feed, "messages", []))
     await lab.publish("news", "news.created", id=2)
     await asyncio.sleep(1.0)

@@ -30,7 +30,6 @@ from typing import Any
 
 from ..cache import QueryCache
 from ._common import require_class
-from ._hints import register
 from ._net import Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -40,6 +39,12 @@ NAME = "client"
 UNAVAILABLE = "WebSocket unavailable"
 
 HINTS = {
+    "heartbeat-args": "LiveClient(..., interval=20, timeout=5) must reach the heartbeat: "
+    "`heartbeat(ws, pong, interval=self.interval, timeout=self.timeout)` -- not the "
+    "defaults 30 and 10.",
+    "close-not-awaited": "close() (or the end of a session) cancelled tasks without waiting "
+    "for them: cancelling only asks. `await asyncio.gather(reader, beat, "
+    "return_exceptions=True)` after cancelling, so nothing runs once close() returns.",
     "keeps-running": "After giving up (state \"disconnected\", the notification) the task "
     "must end: `return` from _run. Only the Reconnect button starts again.",
     "invalidation-too-broad": "Invalidate exactly the subscribed topics, and only after a "
@@ -92,7 +97,6 @@ STEPS = [
     "reconnect() = stop the old task (if any), then start(): a fresh loop, attempts from 0.",
 ]
 
-register(NAME, "09_client", HINTS, STEPS)
 
 
 def prepare(live_client: Any = None) -> Any:
@@ -100,7 +104,8 @@ def prepare(live_client: Any = None) -> Any:
                          {"start": False, "close": True, "reconnect": True, "on": False})
 
 
-EXERCISE = Exercise(NAME, "09_client", prepare, speed=30.0)
+EXERCISE = Exercise(NAME, "09_client", prepare, speed=30.0,
+                    objects=("LiveClient",), hints=HINTS, steps=STEPS)
 
 TOPICS = ["proposals", "votes"]  # two: "every subscribed topic", not "the one topic"
 
@@ -183,6 +188,7 @@ class _World:
             return
         if not check:
             return
+        running = self.lab.running_learner_tasks()  # right when close() returned
         before = self.lab.connects
         await asyncio.sleep(10.0)
         if self.lab.connects > before:
@@ -194,6 +200,10 @@ class _World:
         if self.state != "closed":
             raise Failed("close-state", f"after close() the state is {self.state!r}, "
                          "not 'closed'")
+        if running:
+            raise Failed("close-not-awaited", f"close() returned while {', '.join(running)} "
+                         "was still running: await every task you cancel (asyncio.gather(..., "
+                         "return_exceptions=True)) before returning")
 
     async def wait_state(self, state: str, timeout: float) -> bool:
         return await self.lab.until(lambda: self.state == state, timeout)
@@ -424,8 +434,11 @@ async def frozen(lab: Lab | None, cls: Any) -> Verdict:
             await world.wait_state("connected", 30.0)
         actual = world.timeline()
         if actual != EXPECTED_FROZEN:
+            first_ping = [e.t for e in lab.entries("send") if "ping" in e.text][:1]
             if not pings():
                 kind = "no-heartbeat"
+            elif first_ping != [20.0]:
+                kind = "heartbeat-args"
             elif world.state == "connected" and lab.opens == 1:
                 kind = "no-pong-timeout"
             else:
@@ -490,11 +503,14 @@ async def close(lab: Lab | None, cls: Any) -> Verdict:
 
 
 EXPECTED_BAD = """\
+frames that are not JSON, a JSON list, a JSON string: ignored
 an unknown type, a failing handler, then a good event: handled
+handled exactly: proposal.created 1, proposal.created 3
 still connected on the first connection"""
 
 
-@EXERCISE.scenario("an unknown type and a failing handler do not end the connection")
+@EXERCISE.scenario("frames that are not JSON objects, an unknown type and a failing handler "
+                   "do not end the connection")
 async def bad_messages(lab: Lab | None, cls: Any) -> Verdict:
     assert lab is not None
     world = _World(lab, cls)
@@ -503,17 +519,25 @@ async def bad_messages(lab: Lab | None, cls: Any) -> Verdict:
         await world.start()
         await world.wait_state("connected", 10.0)
         await lab.until(lambda: bool(lab.frames), 5.0)
+        await lab.publish("proposals", "proposal.created", id=1)
+        await lab.until(lambda: bool(world.calls), 5.0)
+        for raw in ("{oops", "[1, 2]", '"proposal.created"'):  # no server of ours sends these
+            lab.send_raw("proposals", raw)
+            await asyncio.sleep(0.5)
         await lab.publish("proposals", "user.typing", who="ann")
         await lab.publish("proposals", "proposal.broken", id=2)
         await lab.publish("proposals", "proposal.created", id=3)
-        await lab.until(lambda: bool(world.calls), 5.0)
+        await lab.until(lambda: len(world.calls) >= 2, 5.0)
         await asyncio.sleep(1.0)
-        handled = "handled" if world.calls else "NOT handled"
+        handled = "handled" if len(world.calls) >= 2 else "NOT handled"
+        exactly = ", ".join(f"{k} {d.get('id') if isinstance(d, dict) else d!r}"
+                            for k, d in world.calls) or "nothing"
         still = ("still connected on the first connection"
                  if world.state == "connected" and lab.opens == 1
                  else f"state {world.state} after {lab.opens} connection(s)")
-        actual = ("an unknown type, a failing handler, then a good event: "
-                  f"{handled}\n{still}")
+        actual = ("frames that are not JSON, a JSON list, a JSON string: ignored\n"
+                  "an unknown type, a failing handler, then a good event: "
+                  f"{handled}\nhandled exactly: {exactly}\n{still}")
         if actual != EXPECTED_BAD:
             raise Failed("handler-crash", "bad messages disturbed the connection",
                          EXPECTED_BAD, actual)
@@ -533,18 +557,19 @@ t=   1.0s  connect #2 failed (connection refused)
 t=   3.0s  server: start
 t=   3.0s  connect #3 open
 t=   3.0s  state: connected
-t=   3.0s  server: stop (clients see 1001)
+t=   3.0s  server: refuse handshakes (HTTP 503)
+t=   3.0s  server: drop all connections (1006)
 t=   3.0s  state: reconnecting
-t=   4.0s  connect #4 failed (connection refused)
-t=   6.0s  connect #5 failed (connection refused)
-t=  10.0s  connect #6 failed (connection refused)
-t=  18.0s  connect #7 failed (connection refused)
-t=  34.0s  connect #8 failed (connection refused)
+t=   4.0s  connect #4 failed (HTTP 503)
+t=   6.0s  connect #5 failed (HTTP 503)
+t=  10.0s  connect #6 failed (HTTP 503)
+t=  18.0s  connect #7 failed (HTTP 503)
+t=  34.0s  connect #8 failed (HTTP 503)
 t=  34.0s  state: disconnected"""
 
 
-@EXERCISE.scenario("two outages: after a reconnect the next outage gets all 5 retries again "
-                   "(1, 3, 7, 15, 31 s)")
+@EXERCISE.scenario("two outages (server stop, then a dropped connection): after a reconnect "
+                   "the next outage gets all 5 retries again (1, 3, 7, 15, 31 s)")
 async def two_outages(lab: Lab | None, cls: Any) -> Verdict:
     assert lab is not None
     world = _World(lab, cls)
@@ -561,8 +586,9 @@ async def two_outages(lab: Lab | None, cls: Any) -> Verdict:
         await lab.fault("stop", text="server: stop (clients see 1001)")
         await lab.until(lambda: lab.opens >= 2, 30.0)
         await world.wait_state("connected", 5.0)
-        if lab.opens >= 2:
-            await lab.fault("stop", text="server: stop (clients see 1001)")
+        if lab.opens >= 2:  # this time the connection dies (1006), no clean close
+            await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+            await lab.fault("drop_all", text="server: drop all connections (1006)")
         await lab.until(lambda: world.state == "disconnected" or lab.connects > 9, 120.0)
         actual = world.timeline()
         if actual != EXPECTED_TWICE:

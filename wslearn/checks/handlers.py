@@ -21,7 +21,6 @@ import json
 from typing import Any
 
 from ._common import require_class
-from ._hints import register
 from ._net import Lab
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -34,14 +33,14 @@ HINTS = {
     "decorator-returns-none": "on(type) is a decorator factory: `def on(self, type):` returns "
     "`def register(fn): self.handlers[type] = fn; return fn`. Forgetting `return fn` replaces "
     "your function's name with None.",
-    "type-not-removed": "Handlers get the data *without* \"type\" -- the seed's "
+    "type-not-removed": "Handlers get the data *without* \"type\" -- Module 07's "
     "`const { type, ...data } = JSON.parse(event.data)`: `data = dict(message)`, "
     "`kind = data.pop(\"type\")`.",
     "not-decoded": "Handlers get the decoded dict, not the raw text: `json.loads(raw)` first.",
     "wrong-handler": "Each message must go to the handler registered for its \"type\", once.",
     "unknown-type-crash": "An unknown type raised (KeyError?): use `self.handlers.get(kind)` "
     "and record the unknown type in self.errors instead of crashing the loop.",
-    "unknown-not-recorded": "Unknown types must not vanish silently (the seed's "
+    "unknown-not-recorded": "Unknown types must not vanish silently (Module 07's "
     "`handlers[type]?.(data)` does): append a line to self.errors.",
     "malformed-crash": "A frame that is not a JSON object with a \"type\" raised. Catch "
     "`json.JSONDecodeError` (a ValueError) and check `isinstance(message, dict)` and the "
@@ -66,14 +65,14 @@ STEPS = [
     "and never BaseException (that would swallow cancellation).",
 ]
 
-register(NAME, "06_handlers", HINTS, STEPS)
 
 
 def prepare(router_class: Any = None) -> Any:
     return require_class(router_class, "MessageRouter", {"on": False, "on_message": False})
 
 
-EXERCISE = Exercise(NAME, "06_handlers", prepare)
+EXERCISE = Exercise(NAME, "06_handlers", prepare,
+                    objects=("MessageRouter",), hints=HINTS, steps=STEPS)
 
 
 class _Setup:

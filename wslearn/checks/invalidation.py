@@ -24,7 +24,6 @@ from typing import Any
 from ..cache import QueryCache
 from ..transport import ConnectionLost
 from ._common import require_callable
-from ._hints import register
 from ._net import Lab
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -46,7 +45,7 @@ HINTS = {
     "a 404): remove its query first -- `cache.remove((topic, message[\"id\"]))` -- then "
     "invalidate the topic.",
     "delete-not-removed": "A `*.deleted` event must remove the item's query "
-    "(`cache.remove((topic, id))`, the seed's `removeQueries`), not leave it in the cache.",
+    "(`cache.remove((topic, id))`, Module 07's `removeQueries`), not leave it in the cache.",
     "no-topic-crash": "Messages without a topic (welcome, pong, subscribed) crashed on_push: "
     "use `message.get(\"topic\")` and return when there is none.",
     "invalidate-on-control": "A control message without a topic invalidated queries: only "
@@ -73,7 +72,6 @@ STEPS = [
     "on_reconnect: `for topic in topics: cache.invalidate((topic,))`.",
 ]
 
-register(NAME, "08_invalidation", HINTS, STEPS)
 
 
 def prepare(on_push: Any = None, on_reconnect: Any = None) -> SimpleNamespace:
@@ -81,7 +79,8 @@ def prepare(on_push: Any = None, on_reconnect: Any = None) -> SimpleNamespace:
                            reconnect=require_callable(on_reconnect, "on_reconnect"))
 
 
-EXERCISE = Exercise(NAME, "08_invalidation", prepare)
+EXERCISE = Exercise(NAME, "08_invalidation", prepare,
+                    objects=("on_push", "on_reconnect"), hints=HINTS, steps=STEPS)
 
 ACTIVE = [("proposals",), ("proposals", 7), ("analysis",), ("knowledge",)]
 INACTIVE = [("proposals", 8), ("analysis", "summary")]
@@ -145,6 +144,25 @@ def _expected(refetched: set[Any], stale: set[Any], removed: set[Any] = frozense
     return "\n".join(lines)
 
 
+def _differs(expected: str, actual: str) -> str:
+    """What happened to which query, where it differs: ``('analysis',) refetched (expected
+    untouched); ('proposals', 7) still cached (expected removed)``."""
+    def parse(text: str) -> dict[str, str]:
+        rows = {}
+        for line in text.splitlines():
+            key, rest = line[:24].strip(), line[24:].split()
+            if key.startswith("("):
+                rows[key] = ("removed" if rest == ["removed"] else
+                             ("refetched" if rest[0] == "refetched" else "not refetched")
+                             + f", {rest[-1]}")
+        return rows
+
+    want, got = parse(expected), parse(actual)
+    parts = [f"{key} {got.get(key, 'removed')} (expected {value})"
+             for key, value in want.items() if got.get(key, "removed") != value]
+    return "; ".join(parts[:3])
+
+
 def _diagnose(before: dict[Any, tuple[int, str]], cache: QueryCache, topic_keys: list[Any],
               default: str) -> str:
     after = _snapshot(cache)
@@ -175,7 +193,7 @@ async def created(lab: Lab | None, learner: Any) -> Verdict:
     actual = _table(before, cache)
     if actual != expected:
         raise Failed(_diagnose(before, cache, [("proposals",)], "push"),
-                     "other queries were refetched than expected", expected, actual)
+                     _differs(expected, actual), expected, actual)
     return Verdict(expected, actual)
 
 
@@ -200,8 +218,9 @@ async def deleted(lab: Lab | None, learner: Any) -> Verdict:
             kind = "delete-not-removed"
         else:
             kind = _diagnose(before, cache, [("proposals",)], "push")
-        raise Failed(kind, "the deleted item must be removed and the list refetched",
-                     expected, actual)
+        raise Failed(kind, "the deleted item must be removed and the list refetched: "
+                     + (_differs(expected, actual) or f"{refetched_7} request(s) for the "
+                        "deleted item"), expected, actual)
     return Verdict(expected, actual)
 
 
@@ -234,8 +253,8 @@ async def reconnect(lab: Lab | None, learner: Any) -> Verdict:
     actual = _table(before, cache)
     if actual != expected:
         raise Failed(_diagnose(before, cache, [("proposals",), ("analysis",)], "reconnect"),
-                     "after a reconnect the subscribed topics must be invalidated",
-                     expected, actual)
+                     "after a reconnect the subscribed topics must be invalidated: "
+                     + _differs(expected, actual), expected, actual)
     return Verdict(expected, actual)
 
 

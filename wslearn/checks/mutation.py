@@ -26,11 +26,11 @@ import argparse
 import ast
 import copy
 import json
+import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Iterator
-import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
