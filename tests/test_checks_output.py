@@ -49,6 +49,9 @@ def test_html_marks_the_same_first_deviation_and_hides_passing_details() -> None
 def test_markdown_code_spans() -> None:
     assert plain("call `f(x)` now") == "call f(x) now"
     assert rich("a `<b>` tag") == "a <code>&lt;b&gt;</code> tag"
+    assert plain("cancel the *task*, `2 ** k`") == "cancel the task, 2 ** k"
+    assert rich("the *task*") == "the <em>task</em>"
+    assert plain("2 * 3 * 4") == "2 * 3 * 4"
 
 
 def test_details_show_passing_scenarios_in_full() -> None:

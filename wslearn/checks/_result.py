@@ -113,17 +113,21 @@ def diff_text(expected: str, actual: str) -> list[str]:
 
 
 _CODE = re.compile(r"`([^`]+)`")
+_EMPHASIS = re.compile(r"(?<![*\w])\*(\w[^*\n]*?\w|\w)\*(?![*\w])")
 
 
 def plain(text: str) -> str:
-    """Hint text for text/plain: Markdown code spans lose their backticks."""
-    return _CODE.sub(r"\1", text)
+    """Hint text for text/plain: Markdown code spans and *emphasis* lose their marks."""
+    parts = _CODE.split(text)
+    return "".join(p if i % 2 else _EMPHASIS.sub(r"\1", p) for i, p in enumerate(parts))
 
 
 def rich(text: str) -> str:
-    """Hint text for HTML: escaped, Markdown code spans as ``<code>``."""
+    """Hint text for HTML: escaped, Markdown code spans as ``<code>``, *emphasis* as
+    ``<em>``."""
     parts = _CODE.split(text)
-    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p)
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2
+                   else _EMPHASIS.sub(r"<em>\1</em>", html.escape(p))
                    for i, p in enumerate(parts))
 
 

@@ -101,6 +101,14 @@ class Exercise:
     hints: dict[str, str] = field(default_factory=dict, kw_only=True)
     #: Step-by-step hints for ``wslearn.hint(name, n)``, from a nudge to a skeleton.
     steps: list[str] = field(default_factory=list, kw_only=True)
+    #: Functions the exercise gives ready-made (outside the learner's TODO blocks): a
+    #: failure located in one of them is said to come from given code.
+    given: tuple[str, ...] = field(default=(), kw_only=True)
+
+    @property
+    def learner_part(self) -> str:
+        """``your mount()/unmount()``-style words for messages (the objects' names)."""
+        return "your " + " / ".join(self.objects) if self.objects else "your code"
 
     @property
     def call(self) -> str:
@@ -267,6 +275,18 @@ def _row(name: str, result: RunResult, deadline: float,
     return row
 
 
+def _point_at_given(row: Row, given: tuple[str, ...], learner_part: str) -> Row:
+    """A failure located in course-provided code says so: the given code is right, the
+    learner's own part let it fail (started it, stopped it, or did not await it)."""
+    for name in given:
+        if f"(in {name}, line" in row.detail:
+            note = (f" -- {name} is the course's given code, not yours: it failed because of "
+                    f"how {learner_part} starts, stops or awaits it")
+            return Row(row.name, row.status, row.detail + note, row.expected, row.actual,
+                       row.kind)
+    return row
+
+
 def run_exercise(
     exercise: Exercise,
     objects: tuple[Any, ...],
@@ -296,6 +316,7 @@ def run_exercise(
             continue
         box: dict[str, Any] = {}
         row = _row(scenario.name, _sim_run(scenario, learner, limit, box), limit, box)
+        row = _point_at_given(row, exercise.given, exercise.learner_part)
         result.rows.append(row)
         stopped = row.kind == "busy-loop"
     for scenario in scenarios:

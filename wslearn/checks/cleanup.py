@@ -78,7 +78,7 @@ def prepare(live_feed: Any = None) -> Any:
 
 
 EXERCISE = Exercise(NAME, "02_cleanup", prepare,
-                    objects=("LiveFeed",), hints=HINTS, steps=STEPS)
+                    objects=("LiveFeed",), hints=HINTS, steps=STEPS, given=("_listen",))
 
 
 async def _mount(feed: Any, url: str) -> None:

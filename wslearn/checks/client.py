@@ -105,7 +105,8 @@ def prepare(live_client: Any = None) -> Any:
 
 
 EXERCISE = Exercise(NAME, "09_client", prepare, speed=30.0,
-                    objects=("LiveClient",), hints=HINTS, steps=STEPS)
+                    objects=("LiveClient",), hints=HINTS, steps=STEPS,
+                    given=("_stop", "close", "reconnect", "_url", "on", "__init__"))
 
 TOPICS = ["proposals", "votes"]  # two: "every subscribed topic", not "the one topic"
 
