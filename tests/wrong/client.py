@@ -414,3 +414,35 @@ CASES += [
     Case("keeps-trying-after-giving-up", "keeps-running", (KeepsTryingAfterGivingUp,)),
     Case("close-does-not-wait", "close-not-awaited", (CloseDoesNotWait,)),
 ]
+
+
+class HardCodedSchedule(Live):
+    """Ignores self.policy: 1, 2, 4, 8, 16 s and 5 attempts written into the loop."""
+
+    async def _run(self):
+        attempt = 0
+        lost_before = False
+        while True:
+            try:
+                async with self.connect(self._url()) as ws:
+                    self.state = "connected"
+                    attempt = 0
+                    if lost_before:
+                        for topic in self.topics:
+                            self.cache.invalidate((topic,))
+                    await self._session(ws)
+            except ConnectionError:
+                pass
+            lost_before = True
+            self.state = "reconnecting"
+            attempt += 1
+            if attempt > 5:
+                self.state = "disconnected"
+                self.notifications.append("WebSocket unavailable")
+                return
+            await asyncio.sleep(min(30, 2 ** (attempt - 1)))
+
+
+CASES += [
+    Case("ignores-the-policy", "ignores-policy", (HardCodedSchedule,)),
+]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..backoff import BackoffPolicy
 from ..cache import QueryCache
 from ._common import require_class
 from ._net import Lab, format_log
@@ -39,6 +40,9 @@ NAME = "client"
 UNAVAILABLE = "WebSocket unavailable"
 
 HINTS = {
+    "ignores-policy": "Use the policy you were given: wait `self.policy.delay(attempt)` and "
+    "give up after `self.policy.max_attempts` -- not 1, 2, 4, 8, 16 and 5 written into the "
+    "loop.",
     "heartbeat-args": "LiveClient(..., interval=20, timeout=5) must reach the heartbeat: "
     "`heartbeat(ws, pong, interval=self.interval, timeout=self.timeout)` -- not the "
     "defaults 30 and 10.",
@@ -115,7 +119,7 @@ class _World:
     """The learner's client (state assignments logged), a cache and recording handlers."""
 
     def __init__(self, lab: Lab, cls: type, *, interval: float = 30.0,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, policy: Any = None) -> None:
         self.lab = lab
         self.calls: list[tuple[str, Any]] = []
         self.cache = QueryCache()
@@ -137,8 +141,9 @@ class _World:
 
         Observed.__name__ = Observed.__qualname__ = cls.__name__
         try:
+            extra = {} if policy is None else {"policy": policy}
             self.client = Observed(lab.url(), lab.connect, topics=list(TOPICS), cache=self.cache,
-                                   interval=interval, timeout=timeout)
+                                   interval=interval, timeout=timeout, **extra)
         except NotImplementedError:
             raise
         except Exception as exc:
@@ -610,3 +615,41 @@ async def two_outages(lab: Lab | None, cls: Any) -> Verdict:
     finally:
         await world.close(check=ok)
     return Verdict(EXPECTED_TWICE, actual)
+
+
+EXPECTED_POLICY = """\
+t=   0.0s  server: refuse handshakes (HTTP 503)
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 failed (HTTP 503)
+t=   0.0s  state: reconnecting
+t=   2.0s  connect #2 failed (HTTP 503)
+t=   8.0s  connect #3 failed (HTTP 503)
+t=  26.0s  connect #4 failed (HTTP 503)
+t=  26.0s  state: disconnected"""
+
+
+@EXERCISE.scenario("a policy of its own (BackoffPolicy(base=2, factor=3, max_attempts=3)): "
+                   "retries at 2, 8, 26 s, then gives up -- the policy is used, not 1..16 s x 5")
+async def own_policy(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls, policy=BackoffPolicy(base=2.0, factor=3.0, max_attempts=3))
+    ok = False
+    try:
+        await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+        await world.start()
+        await lab.until(lambda: lab.connects >= 1, 5.0)
+        await lab.until(lambda: world.state == "disconnected" or lab.connects > 6, 120.0)
+        actual = world.timeline()
+        if actual != EXPECTED_POLICY:
+            times = [e.t for e in lab.entries("connect")]
+            kind = "ignores-policy"
+            if times[:4] == [0.0, 2.0, 8.0, 26.0] and len(times) == 4:
+                kind = "wrong-states"
+            raise Failed(kind, "with BackoffPolicy(base=2, factor=3, max_attempts=3) the "
+                         "retries must wait policy.delay(1), (2), (3) = 2, 6, 18 s and stop "
+                         "after policy.max_attempts = 3; attempts came at "
+                         + ", ".join(f"{t:g}" for t in times) + " s", EXPECTED_POLICY, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_POLICY, actual)
