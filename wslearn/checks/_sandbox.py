@@ -168,7 +168,7 @@ def _guarded_sleep(seconds: float) -> None:
 def _guard_blocking_calls() -> None:
     """Install the guard once (other threads and wslearn's own code are unaffected)."""
     if time.sleep is _real_sleep:
-        time.sleep = _guarded_sleep
+        setattr(time, "sleep", _guarded_sleep)  # noqa: B010 - mypy: sleep takes SupportsIndex
 
 
 def run(

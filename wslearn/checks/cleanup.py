@@ -161,7 +161,8 @@ async def cycles(lab: Lab | None, cls: Any) -> Verdict:
     settled_lines = []
     for cycle in range(1, 11):
         await _mount(feed, lab.url(topics=["news"]))
-        await lab.until(lambda n=cycle: lab.opens >= n and len(lab.frames) >= n, 5.0)
+        await lab.until(lambda n=cycle: lab.opens >= n and len(lab.frames) >= n,  # type: ignore[misc]
+                        5.0)
         await _unmount(feed, when=f" in cycle {cycle}", lab=lab)
         now = lab.count if lab.mode == "sim" else await lab.settle(expect=0)
         expected_lines.append(f"after unmount {cycle:>2}: 0 open")

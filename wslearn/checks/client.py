@@ -128,7 +128,7 @@ class _World:
         self.cache.define(("votes",), lambda: "votes")
         for key in (("proposals",), ("analysis",), ("votes",)):
             self.cache.observe(key)
-        watching = {"on": False, "last": None}
+        watching: dict[str, Any] = {"on": False, "last": None}
 
         class Observed(cls):  # type: ignore[misc,valid-type]
             def __setattr__(self, name: str, value: Any) -> None:

@@ -218,10 +218,11 @@ async def _frozen(lab: Lab, learner: Any, interval: float, timeout: float) -> Ve
     session = _Session(lab)
     try:
         await session.start(learner, interval, timeout)
-        await lab.until(lambda: bool(lab.entries("pong")) or session.beat.done(), 2 * interval)
+        beat = session.beat
+        assert beat is not None
+        await lab.until(lambda: bool(lab.entries("pong")) or beat.done(), 2 * interval)
         if lab.entries("pong"):
             await lab.fault("freeze", text="server: freeze (no pong, no error)")
-        beat = session.beat
         await lab.until(lambda: beat.done(), 200.0)
         for _ in range(3):
             await asyncio.sleep(0)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable, Collection
 from types import SimpleNamespace
 from typing import Any
 
@@ -82,12 +83,16 @@ def prepare(on_push: Any = None, on_reconnect: Any = None) -> SimpleNamespace:
 EXERCISE = Exercise(NAME, "08_invalidation", prepare,
                     objects=("on_push", "on_reconnect"), hints=HINTS, steps=STEPS)
 
-ACTIVE = [("proposals",), ("proposals", 7), ("analysis",), ("knowledge",)]
-INACTIVE = [("proposals", 8), ("analysis", "summary")]
+ACTIVE: list[tuple[Any, ...]] = [("proposals",), ("proposals", 7), ("analysis",), ("knowledge",)]
+INACTIVE: list[tuple[Any, ...]] = [("proposals", 8), ("analysis", "summary")]
 
 
 def _db() -> dict[str, Any]:
     return {"proposals": {7: "draft", 8: "draft"}, "analysis": "v1", "knowledge": "v1"}
+
+
+def _detail(db: dict[str, Any], pid: int) -> Callable[[], Any]:
+    return lambda: db["proposals"].get(pid, "404")
 
 
 def _cache(db: dict[str, Any]) -> QueryCache:
@@ -95,7 +100,7 @@ def _cache(db: dict[str, Any]) -> QueryCache:
     cache = QueryCache()
     cache.define(("proposals",), lambda: sorted(db["proposals"].items()))
     for pid in (7, 8):
-        cache.define(("proposals", pid), lambda pid=pid: db["proposals"].get(pid, "404"))
+        cache.define(("proposals", pid), _detail(db, pid))
     cache.define(("analysis",), lambda: db["analysis"])
     cache.define(("analysis", "summary"), lambda: "summary of " + str(db["analysis"]))
     cache.define(("knowledge",), lambda: db["knowledge"])
@@ -132,7 +137,8 @@ def _call(fn: Any, name: str, *args: Any, kind: str = "raises") -> None:
         raise Failed(kind, f"{name} raised {describe_exception(exc)}") from exc
 
 
-def _expected(refetched: set[Any], stale: set[Any], removed: set[Any] = frozenset()) -> str:
+def _expected(refetched: set[Any], stale: set[Any],
+              removed: Collection[Any] = frozenset()) -> str:
     lines = []
     for key in [*ACTIVE[:2], INACTIVE[0], ACTIVE[2], INACTIVE[1], ACTIVE[3]]:
         if key in removed:

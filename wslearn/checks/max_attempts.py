@@ -284,7 +284,8 @@ async def two_outages(lab: Lab | None, learner: Any) -> Verdict:
     task = _start(lab, learner, notes)
     try:
         for opens in (1, 2):
-            await lab.until(lambda n=opens: lab.opens >= n or task.done(), 60.0)
+            await lab.until(lambda n=opens: lab.opens >= n or task.done(),  # type: ignore[misc]
+                            60.0)
             if lab.opens < opens:
                 break
             await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")

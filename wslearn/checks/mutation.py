@@ -187,11 +187,11 @@ def _edits(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[tuple[str
                     return n
                 yield "compare", f"{_SYMBOL[type(op)]} -> {_SYMBOL[new]}", flip
     elif isinstance(node, ast.BinOp):
-        for new in _BINOP.get(type(node.op), []):
-            def swap(n: ast.BinOp, new: type = new) -> ast.AST:
+        for new_binop in _BINOP.get(type(node.op), []):
+            def swap(n: ast.BinOp, new: type = new_binop) -> ast.AST:
                 n.op = new()
                 return n
-            yield "arithmetic", f"{_SYMBOL[type(node.op)]} -> {_SYMBOL[new]}", swap
+            yield "arithmetic", f"{_SYMBOL[type(node.op)]} -> {_SYMBOL[new_binop]}", swap
     elif isinstance(node, ast.BoolOp):
         new_op: type[ast.boolop] = ast.Or if isinstance(node.op, ast.And) else ast.And
         def boolop(n: ast.BoolOp, new_op: type = new_op) -> ast.AST:
@@ -235,12 +235,12 @@ def _edits(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> Iterator[tuple[str
         yield "condition", "negate the condition", negate
     if isinstance(node, ast.ExceptHandler) and node.type is not None:
         name = ast.unparse(node.type)
-        for new in dict.fromkeys(["BaseException", _EXCEPTIONS.get(name, "")]):
-            if new and new != name:
-                def catch(n: ast.ExceptHandler, new: str = new) -> ast.AST:
+        for new_class in dict.fromkeys(["BaseException", _EXCEPTIONS.get(name, "")]):
+            if new_class and new_class != name:
+                def catch(n: ast.ExceptHandler, new: str = new_class) -> ast.AST:
                     n.type = ast.parse(new, mode="eval").body
                     return n
-                yield "exception", f"except {name} -> except {new}", catch
+                yield "exception", f"except {name} -> except {new_class}", catch
     if isinstance(node, ast.Return) and _in_loop(node, parents):
         yield "flow", "return -> continue", lambda n: ast.Continue()
     if isinstance(node, ast.Continue | ast.Break):
