@@ -169,6 +169,22 @@ def _guard_blocking_calls() -> None:
     """Install the guard once (other threads and wslearn's own code are unaffected)."""
     if time.sleep is _real_sleep:
         setattr(time, "sleep", _guarded_sleep)  # noqa: B010 - mypy: sleep takes SupportsIndex
+    if not getattr(sys.unraisablehook, "_wslearn", False):
+        sys.unraisablehook = _quiet_aborts(sys.unraisablehook)
+
+
+def _quiet_aborts(previous: Any) -> Any:
+    """An ``Aborted`` that lands in a callback Python cannot raise from (a weakref
+    callback, a ``__del__``) would print "Exception ignored in ..." into the next cell:
+    it did its job (the worker moved on), so it is dropped; everything else is shown."""
+
+    def hook(info: Any) -> None:
+        if isinstance(info.exc_value, Aborted | ScenarioStop):
+            return
+        previous(info)
+
+    hook._wslearn = True  # type: ignore[attr-defined]
+    return hook
 
 
 def run(

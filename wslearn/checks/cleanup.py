@@ -21,7 +21,7 @@ from typing import Any
 
 from ..protocol import INTERNAL_ERROR, NORMAL_CLOSURE
 from ._common import require_class
-from ._net import Lab
+from ._net import Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 
 NAME = "cleanup"
@@ -194,7 +194,13 @@ async def while_connecting(lab: Lab | None, cls: Any) -> Verdict:
     feed = _new(cls, lab)
     await lab.fault("freeze", text="server: freeze (handshakes wait)")
     await _mount(feed, lab.url())
-    await asyncio.sleep(1.0)  # the handshake is in flight
+    if not await lab.into_handshake(1):  # the precondition: a handshake is in flight
+        await lab.fault("thaw", text="server: thaw")
+        await _unmount(feed, lab=lab)
+        raise Failed("mount-does-nothing", "mount() did not start connecting: no connect() "
+                     "in flight 0.5 s after mount()", "connect #1 in flight",
+                     format_log(lab.entries("connect", "open", "failed")))
+    await asyncio.sleep(0.5)
     await _unmount(feed, when=" while connecting", lab=lab,
                    running_kind="unmount-while-connecting")
     await lab.fault("thaw", text="server: thaw")
