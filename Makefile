@@ -11,7 +11,7 @@ NBVAL_DIRS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 nbval notebooks: export WSLEARN_HOME = $(CURDIR)/build/wslearn-home
 EXERCISES  := $(wildcard exercises/*.ipynb)
 
-.PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench clean help
+.PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench mutants clean help
 
 help:
 	@echo "make lab        open the course in JupyterLab"
@@ -19,6 +19,7 @@ help:
 	@echo "make notebooks  re-execute notebooks/ and solutions/ in place (refresh stored outputs)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make mutants    mutation testing of the checkers (a few minutes; not part of make test)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wslearn needs Python >= 3.11; set PYTHON=python3.11")'
@@ -62,6 +63,11 @@ notebooks: $(STAMP)
 
 exercises: $(STAMP)
 	$(PY) -m wslearn build
+
+# Every checker against every mutant of its solution; fails below 95 % killed per exercise
+# or on a survivor not explained in tests/mutants/equivalent.txt.
+mutants: $(STAMP)
+	WSLEARN_HOME=$(CURDIR)/build/wslearn-home $(PY) -m wslearn.checks.mutation
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

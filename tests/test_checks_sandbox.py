@@ -17,7 +17,7 @@ from support import wait_until
 
 import wslearn
 from wslearn.audit import snapshot
-from wslearn.checks import check, hint, reset_hints
+from wslearn.checks import check, hint
 from wslearn.checks._sandbox import PacedLoop, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,8 +155,11 @@ def test_wrong_arguments_and_unknown_names_never_raise() -> None:
 
 
 def test_rendering_is_deterministic_and_labelled() -> None:
-    first = bounded_check(lambda a: 2**a, lambda *a: None)
-    second = bounded_check(lambda a: 2**a, lambda *a: None)
+    async def keep(*args: object) -> None:
+        return None
+
+    first = bounded_check(lambda a: 2**a, keep)
+    second = bounded_check(lambda a: 2**a, keep)
     assert repr(first) == repr(second)
     assert first._repr_html_() == second._repr_html_()
     html = first._repr_html_()
@@ -164,17 +167,23 @@ def test_rendering_is_deterministic_and_labelled() -> None:
     assert " at 0x" not in html and "127.0.0.1:" not in html
 
 
-def test_hints_are_revealed_one_at_a_time() -> None:
-    reset_hints("backoff")
-    first, second = hint("backoff"), hint("03_backoff")
+def test_hints_are_stable_and_go_up_to_the_level_asked_for() -> None:
+    """Run All must not use hints up: the same call shows the same hints every time."""
+    first, again = hint("backoff"), hint("03_backoff")
+    assert repr(first) == repr(again)
     assert repr(first).startswith("hint 1/5 for backoff:")
-    assert repr(second).startswith("hint 2/5 for backoff:")
-    for _ in range(3):
-        hint("backoff")
-    assert "No more hints" in repr(hint("backoff"))
-    reset_hints()
-    assert repr(hint("exercises/03_backoff.ipynb")).startswith("hint 1/5")
-    reset_hints()
+    assert 'next hint: wslearn.hint("backoff", 2)' in repr(first)
+    second = repr(hint("backoff", 2))
+    assert second.startswith("hint 1/5 for backoff:") and "\nhint 2/5 for backoff:" in second
+    assert repr(hint("backoff", 2)) == second
+    last = repr(hint("exercises/03_backoff.ipynb", 6))
+    assert "hint 5/5" in last and "solutions/03_backoff.ipynb" in last
+    assert repr(hint("backoff", 99)) == last
+    for text in (repr(hint("backoff", 5)), repr(hint("cleanup", 5))):
+        assert "`" not in text  # no raw Markdown in text output
+    assert "<code>" in hint("backoff", 5)._repr_html_()
+    with pytest.raises(ValueError, match="whole number"):
+        hint("backoff", 0)
 
 
 def test_check_and_hint_are_exported_lazily() -> None:

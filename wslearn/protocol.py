@@ -262,3 +262,37 @@ def close_code_name(code: int | None) -> str:
     if code is None:
         return "no close code"
     return CLOSE_CODE_NAMES.get(code, "application code" if 3000 <= code < 5000 else "other")
+
+
+def split_ws_url(url: str) -> tuple[str, str, str]:
+    """``ws://host:port/path?query`` -> ``(host, path, query)`` as the real server gets them.
+
+    Uses the real client's own parser (websockets' ``parse_uri``: non-ASCII is
+    percent-encoded, everything else is sent as written), so the simulated network sees
+    the very request target the real server would. Raises ``ValueError`` for a URL that
+    is not ``ws://`` or ``wss://``, like the real dialer does.
+    """
+    from websockets.exceptions import InvalidURI
+    from websockets.uri import parse_uri
+
+    try:
+        parsed = parse_uri(url)
+    except InvalidURI as exc:
+        raise ValueError(f"not a websocket URL: {url!r} ({exc.msg})") from None
+    path, _, query = parsed.resource_name.partition("?")
+    return parsed.host, path or "/", query
+
+
+def bad_request_target(path: str, query: str) -> str | None:
+    """Why the real server's HTTP parser rejects this request target, or ``None``.
+
+    The request line is ``GET <target> HTTP/1.1`` split on spaces: a space, tab or any
+    control character in the URL (``?topics=a, b``) breaks it and the handshake fails
+    before any endpoint runs. The simulated network applies the same rule.
+    """
+    target = path + ("?" + query if query else "")
+    for char in target:
+        if char.isspace() or ord(char) < 0x21 or ord(char) == 0x7F:
+            return (f"{char!r} in the URL breaks the HTTP request line; URL-encode it "
+                    "(urllib.parse.quote) or leave it out")
+    return None

@@ -36,7 +36,6 @@ import itertools
 import logging
 from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from .app import App, WebSocketDisconnect, fit_reason
 from .hold import Hold
@@ -47,6 +46,8 @@ from .protocol import (
     MAX_BUFFERED,
     NORMAL_CLOSURE,
     POLICY_VIOLATION,
+    bad_request_target,
+    split_ws_url,
     validate_topics,
 )
 from .server_handle import ConnectionInfo, Listener, ServerHandle
@@ -495,14 +496,14 @@ class SimNetwork:
 
     async def dialer(self, url: str) -> Transport:
         """Open a connection to ``url`` (``ws://HOST/path?query``) on this network."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ValueError(f"not a websocket URL: {url!r} (expected ws://host/path)")
+        host, path, query = split_ws_url(url)  # the real client's parser: same target
         await asyncio.sleep(0)  # a dial is never synchronous, even in memory
-        server = self._servers.get(parts.hostname)
+        server = self._servers.get(host)
         if server is None or not server.running:
             raise ConnectFailed("connection refused")
-        return await server._accept(parts.path or "/", parts.query)
+        if bad_request_target(path, query) is not None:  # the real server's HTTP parser
+            raise ConnectFailed("handshake failed")
+        return await server._accept(path, query)
 
     def __repr__(self) -> str:
         return f"<SimNetwork {len(self._servers)} server(s)>"

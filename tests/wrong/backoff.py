@@ -220,3 +220,66 @@ CASES = [
     Case("not-async", "not-async", (good_delay, not_async)),
     Case("right-explicit-recv", None, (policy_delay, explicit_recv)),
 ]
+
+
+# -- found by mutation testing and the blind-class review (issue 11) -----------------------
+
+
+async def swallows_cancel_in_sleep(url, connect, on_message):
+    """Catches CancelledError around its backoff wait and keeps retrying: passed while the
+    "cancel during the wait" scenario really cancelled inside connect()."""
+    attempt = 0
+    while True:
+        try:
+            async with connect(url) as ws:
+                attempt = 0
+                async for text in ws:
+                    on_message(text)
+        except ConnectionError:
+            pass
+        attempt += 1
+        try:  # noqa: SIM105 - written the way learners write it
+            await asyncio.sleep(good_delay(attempt))
+        except asyncio.CancelledError:
+            pass  # "an interrupted wait: just try again"
+
+
+async def counter_starts_at_one(url, connect, on_message):
+    """The first failure counts as attempt 2: the first retry waits 2 s (passed while every
+    scenario began with a successful connect)."""
+    attempt = 1
+    while True:
+        try:
+            async with connect(url) as ws:
+                attempt = 0
+                async for text in ws:
+                    on_message(text)
+        except ConnectionError:
+            pass
+        attempt += 1
+        await asyncio.sleep(good_delay(attempt))
+
+
+async def blocking_sleep(url, connect, on_message):
+    """time.sleep in async code: blocks the loop (and here a short one, so nothing hangs)."""
+    import time
+
+    attempt = 0
+    while True:
+        try:
+            async with connect(url) as ws:
+                attempt = 0
+                async for text in ws:
+                    on_message(text)
+        except ConnectionError:
+            pass
+        attempt += 1
+        time.sleep(good_delay(attempt) / 1000)
+
+
+CASES += [
+    Case("swallows-cancel-in-the-wait", "reconnect-after-close",
+         (good_delay, swallows_cancel_in_sleep)),
+    Case("counter-starts-at-one", "off-by-one", (good_delay, counter_starts_at_one)),
+    Case("blocking-time-sleep", "busy-loop", (good_delay, blocking_sleep)),
+]

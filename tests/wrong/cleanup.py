@@ -10,20 +10,37 @@ from . import Case
 
 
 class Feed:
-    """The solution's shape (mount starts a task, unmount cancels and awaits it)."""
+    """The solution's shape (mount starts a task; unmount closes the socket with 1000, then
+    cancels and awaits the task)."""
 
     def __init__(self, connect):
         self.connect = connect
         self.messages = []
         self._task = None
+        self._ws = None
 
     def mount(self, url):
         self._task = asyncio.create_task(self._listen(url))
 
     async def _listen(self, url):
         async with self.connect(url) as ws:
+            self._ws = ws
             async for text in ws:
                 self.messages.append(json.loads(text))
+
+    async def unmount(self):
+        if self._task is None:
+            return
+        if self._ws is not None:
+            await self._ws.close()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = self._ws = None
+
+
+class CancelOnly(Feed):
+    """The old solution: cancel and await -- clean on the server's count, but websockets 17
+    closes with 1011 when `async with connect()` is left by CancelledError."""
 
     async def unmount(self):
         if self._task is None:
@@ -31,6 +48,19 @@ class Feed:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+
+
+class ClosesWithOtherCode(Feed):
+    """Closes the socket, but with 1001 ("going away") as if the whole page were leaving."""
+
+    async def unmount(self):
+        if self._task is None:
+            return
+        if self._ws is not None:
+            await self._ws.close(1001)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = self._ws = None
 
 
 class NoCleanup(Feed):
@@ -74,6 +104,8 @@ class NotTwice(Feed):
     """unmount() assumes a task: fails before mount and the second time."""
 
     async def unmount(self):
+        if self._ws is not None:
+            await self._ws.close()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
@@ -86,6 +118,8 @@ class ReRaises(Feed):
         if self._task is None:
             return
         task, self._task = self._task, None
+        if self._ws is not None:
+            await self._ws.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -167,6 +201,8 @@ CASES = [
     Case("unmount-not-idempotent", "double-unmount", (NotTwice,)),
     Case("unmount-reraises", "unmount-raises", (ReRaises,)),
     Case("mount-awaits-connection", "mount-blocks", (AwaitsConnection,)),
+    Case("cancel-only-closes-1011", "closed-1011", (CancelOnly,)),
+    Case("closes-with-1001", "not-closed-cleanly", (ClosesWithOtherCode,)),
     Case("right-solution-shape", None, (Feed,)),
     Case("right-stop-event", None, (StopEvent,)),
 ]

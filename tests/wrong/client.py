@@ -299,3 +299,150 @@ CASES = [
     Case("right-solution-shape", None, (Live,)),
     Case("right-on-wslearn-client", None, (OnClient,)),
 ]
+
+
+# -- found by mutation testing and the blind-class review (issue 11) -----------------------
+
+
+class NeverResets(Live):
+    """The counter is never reset after a reconnect: the second outage gets fewer retries
+    (passed while every scenario had a single outage)."""
+
+    async def _run(self):
+        attempt = 0
+        lost_before = False
+        while True:
+            try:
+                async with self.connect(self._url()) as ws:
+                    self.state = "connected"
+                    if lost_before:
+                        for topic in self.topics:
+                            self.cache.invalidate((topic,))
+                    await self._session(ws)
+            except ConnectionError:
+                pass
+            lost_before = True
+            self.state = "reconnecting"
+            attempt += 1
+            if attempt > self.policy.max_attempts:
+                self.state = "disconnected"
+                self.notifications.append("WebSocket unavailable")
+                return
+            await asyncio.sleep(self.policy.delay(attempt))
+
+
+class DefaultHeartbeat(Live):
+    """Takes interval/timeout but never passes them on: the heartbeat runs with 30/10 s
+    (passed while every scenario used the defaults)."""
+
+    async def _session(self, ws):
+        interval, timeout = self.interval, self.timeout
+        self.interval, self.timeout = 30.0, 10.0
+        try:
+            await super()._session(ws)
+        finally:
+            self.interval, self.timeout = interval, timeout
+
+
+class InvalidatesEverything(Live):
+    """After a reconnect it invalidates every query, subscribed or not, and on the first
+    connect too (passed while the checker only counted refetches of one topic)."""
+
+    async def _run(self):
+        attempt = 0
+        while True:
+            try:
+                async with self.connect(self._url()) as ws:
+                    self.state = "connected"
+                    attempt = 0
+                    self.cache.invalidate(())
+                    await self._session(ws)
+            except ConnectionError:
+                pass
+            self.state = "reconnecting"
+            attempt += 1
+            if attempt > self.policy.max_attempts:
+                self.state = "disconnected"
+                self.notifications.append("WebSocket unavailable")
+                return
+            await asyncio.sleep(self.policy.delay(attempt))
+
+
+class KeepsTryingAfterGivingUp(Live):
+    """Notifies and shows "disconnected", then quietly goes on retrying every 30 s."""
+
+    async def _run(self):
+        attempt = 0
+        lost_before = False
+        while True:
+            try:
+                async with self.connect(self._url()) as ws:
+                    self.state = "connected"
+                    attempt = 0
+                    if lost_before:
+                        for topic in self.topics:
+                            self.cache.invalidate((topic,))
+                    await self._session(ws)
+            except ConnectionError:
+                pass
+            lost_before = True
+            self.state = "reconnecting"
+            attempt += 1
+            if attempt > self.policy.max_attempts:
+                self.state = "disconnected"
+                if "WebSocket unavailable" not in self.notifications:
+                    self.notifications.append("WebSocket unavailable")
+                await asyncio.sleep(30)
+                continue
+            await asyncio.sleep(self.policy.delay(attempt))
+
+
+class CloseDoesNotWait(Live):
+    """close() cancels the task and returns at once: the task still runs when it returns."""
+
+    async def close(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.state = "closed"
+
+
+CASES += [
+    Case("counter-never-reset", "no-reset", (NeverResets,)),
+    Case("ignores-interval-and-timeout", "heartbeat-args", (DefaultHeartbeat,)),
+    Case("invalidates-everything", "invalidation-too-broad", (InvalidatesEverything,)),
+    Case("keeps-trying-after-giving-up", "keeps-running", (KeepsTryingAfterGivingUp,)),
+    Case("close-does-not-wait", "close-not-awaited", (CloseDoesNotWait,)),
+]
+
+
+class HardCodedSchedule(Live):
+    """Ignores self.policy: 1, 2, 4, 8, 16 s and 5 attempts written into the loop."""
+
+    async def _run(self):
+        attempt = 0
+        lost_before = False
+        while True:
+            try:
+                async with self.connect(self._url()) as ws:
+                    self.state = "connected"
+                    attempt = 0
+                    if lost_before:
+                        for topic in self.topics:
+                            self.cache.invalidate((topic,))
+                    await self._session(ws)
+            except ConnectionError:
+                pass
+            lost_before = True
+            self.state = "reconnecting"
+            attempt += 1
+            if attempt > 5:
+                self.state = "disconnected"
+                self.notifications.append("WebSocket unavailable")
+                return
+            await asyncio.sleep(min(30, 2 ** (attempt - 1)))
+
+
+CASES += [
+    Case("ignores-the-policy", "ignores-policy", (HardCodedSchedule,)),
+]

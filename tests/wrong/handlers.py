@@ -234,3 +234,59 @@ CASES = [
     Case("right-if-elif", None, (IfElse,)),
     Case("right-on-dispatcher", None, (OnDispatcher,)),
 ]
+
+
+# -- found by mutation testing and the blind-class review (issue 11) -----------------------
+
+
+class CatchesValueErrorOnly(Router):
+    """One exception class standing for all: a handler's KeyError escapes."""
+
+    def on_message(self, raw):
+        try:
+            message = json.loads(raw)
+        except ValueError as exc:
+            self.errors.append(f"bad JSON: {exc}")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self.errors.append(f"not a message: {raw!r}")
+            return
+        data = dict(message)
+        kind = data.pop("type")
+        handler = self.handlers.get(kind)
+        if handler is None:
+            self.errors.append(f"unknown type {kind!r}")
+            return
+        try:
+            handler(data)
+        except ValueError as exc:
+            self.errors.append(f"{kind}: {exc!r}")
+
+
+class RecordsTwice(Router):
+    """Forgets to return after recording an unknown type: it is recorded twice."""
+
+    def on_message(self, raw):
+        try:
+            message = json.loads(raw)
+        except ValueError as exc:
+            self.errors.append(f"bad JSON: {exc}")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            self.errors.append(f"not a message: {raw!r}")
+            return
+        data = dict(message)
+        kind = data.pop("type")
+        handler = self.handlers.get(kind)
+        if handler is None:
+            self.errors.append(f"unknown type {kind!r}")
+        try:
+            handler(data)
+        except Exception as exc:
+            self.errors.append(f"{kind}: {exc!r}")
+
+
+CASES += [
+    Case("catches-value-error-only", "handler-error-crash", (CatchesValueErrorOnly,)),
+    Case("records-unknown-twice", "recorded-twice", (RecordsTwice,)),
+]

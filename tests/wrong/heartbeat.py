@@ -128,3 +128,38 @@ CASES = [
     Case("right-solution-shape", None, (good,)),
     Case("right-deadline-schedule", None, (deadline_schedule,)),
 ]
+
+
+# -- found by mutation testing and the blind-class review (issue 11) -----------------------
+
+
+async def returns_on_cancel(ws, pong, *, interval=30.0, timeout=10.0):
+    """Catches everything around the pong wait: a cancel looks like a dead connection."""
+    while True:
+        await asyncio.sleep(interval)
+        pong.clear()
+        await ws.send(PING)
+        try:
+            async with asyncio.timeout(timeout):
+                await pong.wait()
+        except BaseException:
+            return
+
+
+async def ignores_timeout(ws, pong, *, interval=30.0, timeout=10.0):
+    """Uses the interval but hard-codes the default pong timeout (10 s)."""
+    while True:
+        await asyncio.sleep(interval)
+        pong.clear()
+        await ws.send(PING)
+        try:
+            async with asyncio.timeout(10.0):
+                await pong.wait()
+        except TimeoutError:
+            return
+
+
+CASES += [
+    Case("returns-when-cancelled", "swallows-cancel", (returns_on_cancel,)),
+    Case("hardcoded-timeout", "slow-detection", (ignores_timeout,)),
+]

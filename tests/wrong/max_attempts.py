@@ -186,3 +186,49 @@ CASES = [
     Case("right-solution-shape", None, (good,)),
     Case("right-retry-budget", None, (with_budget,)),
 ]
+
+
+# -- found by mutation testing and the blind-class review (issue 11) -----------------------
+
+
+async def never_passes_frames(url, connect, on_message, notify):
+    """Reconnects and gives up correctly, but never calls on_message."""
+    attempt = 0
+    while True:
+        try:
+            async with connect(url) as ws:
+                attempt = 0
+                async for _text in ws:
+                    pass
+        except ConnectionError:
+            pass
+        attempt += 1
+        if attempt > MAX_ATTEMPTS:
+            notify("WebSocket unavailable")
+            return
+        await asyncio.sleep(backoff_delay(attempt))
+
+
+async def swallows_cancel_while_connected(url, connect, on_message, notify):
+    """Catches every exception around the session: a cancel while connected is retried."""
+    attempt = 0
+    while True:
+        try:
+            async with connect(url) as ws:
+                attempt = 0
+                async for text in ws:
+                    on_message(text)
+        except BaseException:
+            pass
+        attempt += 1
+        if attempt > MAX_ATTEMPTS:
+            notify("WebSocket unavailable")
+            return
+        await asyncio.sleep(backoff_delay(attempt))
+
+
+CASES += [
+    Case("frames-never-reach-on-message", "no-on-message", (never_passes_frames,)),
+    Case("swallows-cancel-while-connected", "reconnect-after-close",
+         (swallows_cancel_while_connected,)),
+]

@@ -148,3 +148,19 @@ CASES = [
     Case("right-on-subscriptions", None, (OnSubscriptions,)),
     Case("right-set-and-urlencode", None, (SetAndUrlencode,)),
 ]
+
+
+# -- found by the blind-class review (issue 11): the simulated server accepted this ----------
+
+
+class SpacesInUrl(Topics):
+    """`", ".join`: the real server's HTTP parser rejects the space (the simulated one
+    accepted it, so this passed in virtual time and failed live)."""
+
+    def url(self, base):
+        return f"{base}?topics={', '.join(self.topics)}" if self.topics else base
+
+
+CASES += [
+    Case("spaces-in-url", "wrong-url", (SpacesInUrl,)),
+]

@@ -27,8 +27,9 @@ not write progress, ``deadline=`` (seconds) bounds each simulated scenario.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import traceback
-from typing import Any, ClassVar
+from typing import Any
 
 from ._hints import Hint, reset_hints
 from ._hints import hint as _hint
@@ -47,21 +48,38 @@ __all__ = [
 
 
 class _Exercises:
-    """The checker modules by name, imported on first use."""
+    """Every exercise's manifest (``EXERCISE`` of each checker module), in notebook order.
 
-    MODULES: ClassVar[dict[str, str]] = {
-        "cleanup": "02_cleanup",
-        "backoff": "03_backoff",
-        "max_attempts": "04_max_attempts",
-        "heartbeat": "05_heartbeat",
-        "handlers": "06_handlers",
-        "topics": "07_topics",
-        "invalidation": "08_invalidation",
-        "client": "09_client",
-    }
+    The checker modules are found, not listed: a module of this package that defines
+    ``EXERCISE`` is an exercise, so adding one is adding one file.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[str, Any] | None = None
+
+    def _all(self) -> dict[str, Any]:
+        if self._found is None:
+            found = {}
+            for info in pkgutil.iter_modules(__path__):
+                if info.name.startswith("_") or info.name in _NOT_EXERCISES:
+                    continue
+                module = importlib.import_module(f"{__name__}.{info.name}")
+                exercise = getattr(module, "EXERCISE", None)
+                if exercise is not None:
+                    found[exercise.name] = exercise
+            self._found = dict(sorted(found.items(), key=lambda kv: kv[1].notebook))
+        return self._found
+
+    @property
+    def MODULES(self) -> dict[str, str]:
+        """Exercise name -> notebook name (``"backoff": "03_backoff"``)."""
+        return {name: e.notebook for name, e in self._all().items()}
 
     def names(self) -> list[str]:
-        return list(self.MODULES)
+        return list(self._all())
+
+    def manifests(self) -> list[Any]:
+        return list(self._all().values())
 
     def resolve(self, name: str) -> str:
         """``backoff``, ``03_backoff``, ``03`` or ``exercises/03_backoff.ipynb`` -> ``backoff``."""
@@ -75,9 +93,11 @@ class _Exercises:
         raise KeyError(f"no exercise called {name!r}; the exercises are: {known}")
 
     def get(self, name: str) -> Any:
-        key = self.resolve(name)
-        return importlib.import_module(f"wslearn.checks.{key}").EXERCISE
+        return self._all()[self.resolve(name)]
 
+
+#: Modules of this package that are tools, not exercises.
+_NOT_EXERCISES = frozenset({"api", "mutation"})
 
 EXERCISES = _Exercises()
 
@@ -127,7 +147,8 @@ def _record(notebook: str, result: CheckResult) -> None:
         )
 
 
-def hint(name: str) -> Hint:
-    """Reveal the next hint for exercise ``name`` (each call shows one more)."""
-    return _hint(name)
+def hint(name: str, level: int = 1) -> Hint:
+    """Hints 1..``level`` for exercise ``name``: ``wslearn.hint("backoff", 2)``; the same
+    every time the cell runs (Run All does not use hints up)."""
+    return _hint(name, level)
 

@@ -10,7 +10,9 @@ the course needs::
     await ws.send('{"type": "ping"}')    # a dict is sent as JSON too
     text = await ws.recv()               # the next text frame
     async for text in ws: ...            # ends quietly on a clean close (1000/1001)
-    await ws.close()
+    await ws.close()                     # 1000; leaving `async with` by an exception
+                                         # (cancellation too) closes with 1011, as in
+                                         # websockets 17
 
 Failures are ``ConnectionError`` subclasses with stable reasons (``wslearn.transport``):
 ``ConnectFailed`` when the open fails ("connection refused", "HTTP 503") and
@@ -35,7 +37,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from dataclasses import dataclass
 from typing import Any
 
-from ..protocol import ABNORMAL_CLOSURE, GOING_AWAY, NORMAL_CLOSURE
+from ..protocol import ABNORMAL_CLOSURE, GOING_AWAY, INTERNAL_ERROR, NORMAL_CLOSURE
 from ..timeline import fmt_seconds
 from ..transport import ConnectFailed, ConnectionLost, Transport
 from ._sandbox import PacedLoop, ScenarioStop
@@ -79,6 +81,11 @@ def _message_type(text: str | bytes) -> str:
     return "<no type>"
 
 
+def _task_name(task: asyncio.Task[Any]) -> str:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return getattr(code, "co_qualname", None) or task.get_name()
+
+
 class Connection:
     """An open websocket as the learner's code sees it (see the module docstring)."""
 
@@ -89,6 +96,8 @@ class Connection:
         self._ended: ConnectionLost | None = None
         self._closing = False
         self.closed_by_client = False
+        #: The code the learner's code closed with (``None``: it did not close it).
+        self.close_code: int | None = None
 
     @property
     def closed(self) -> bool:
@@ -148,7 +157,8 @@ class Connection:
             return
         self._closing = True
         self.closed_by_client = True
-        self._lab._record("close", f"#{self.number} closed by the client")
+        self.close_code = code
+        self._lab._record("close", f"#{self.number} closed by the client ({code})")
         await self._transport.close(code, reason)
         if self._ended is None:
             self._ended = ConnectionLost(code, reason)
@@ -156,8 +166,8 @@ class Connection:
     async def __aenter__(self) -> Connection:
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
+    async def __aexit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        await self.close(_exit_code(exc_type))
 
     def _lost(self, exc: ConnectionLost) -> None:
         if self._ended is None:
@@ -177,6 +187,13 @@ class Connection:
         return f"<Connection #{self.number} {state}>"
 
 
+def _exit_code(exc_type: type[BaseException] | None) -> int:
+    """The close code of leaving ``async with connect(url) as ws:``, as in websockets 17:
+    1000 when the block ends normally, 1011 (internal error) when it ends with *any*
+    exception -- cancellation included, so an unmount by cancel is not a clean close."""
+    return NORMAL_CLOSURE if exc_type is None else INTERNAL_ERROR
+
+
 class _Opening:
     """What ``connect(url)`` returns: awaitable *and* an async context manager."""
 
@@ -192,9 +209,9 @@ class _Opening:
         self._conn = await self._lab._open(self._url)
         return self._conn
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         if self._conn is not None:
-            await self._conn.close()
+            await self._conn.close(_exit_code(exc_type))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -233,6 +250,23 @@ class Lab:
         self.before_dial: Callable[[int], Awaitable[None]] | None = None
         self._changed = asyncio.Event()
         self._dialing: set[asyncio.Task[Any]] = set()
+        #: Every task created while the scenario runs (the runner fills it in).
+        self.tasks: list[asyncio.Task[Any]] = []
+
+    def running_learner_tasks(self, *, cancelled: bool | None = None) -> list[str]:
+        """Names of tasks the learner's code created that have not finished yet (with
+        ``cancelled``: only those that were / were not asked to cancel)."""
+        return sorted(_task_name(t) for t in self.tasks
+                      if not t.done() and not t.get_name().startswith("wslearn")
+                      and (cancelled is None or bool(t.cancelling()) == cancelled))
+
+    def send_raw(self, topic: str, text: str) -> int:
+        """Simulated server only: send ``text`` as it is (not JSON, a list ...) to the
+        subscribers of ``topic`` -- frames the course's server never sends by itself, for
+        checking that a client survives them."""
+        hub = self.server.app.state.hub
+        sockets = list(getattr(hub, "_subscribers", {}).get(topic, ()))
+        return sum(bool(ws.send_nowait(text)) for ws in sockets)
 
     # -- what the learner gets ----------------------------------------------------
 
@@ -352,6 +386,28 @@ class Lab:
         except TimeoutError:
             return predicate()
         return True
+
+    async def into_backoff_wait(self, failures: int, timeout: float = 30.0,
+                                into: float = 0.5) -> bool:
+        """Wait for the ``failures``-th failed connect, then ``into`` seconds more.
+
+        True when the learner's code is then really *waiting* (no connect attempt since
+        that failure): a cancel now lands in its backoff sleep, not inside ``connect()``
+        -- the precondition of every "cancelled while waiting" scenario.
+        """
+        await self.until(lambda: self.failures >= failures, timeout)
+        if self.failures < failures:
+            return False
+        attempts = self.connects
+        await asyncio.sleep(into)
+        return self.connects == attempts and self.failures == failures
+
+    async def into_handshake(self, connects: int, timeout: float = 10.0) -> bool:
+        """Wait until connect attempt ``connects`` is in flight (server frozen): True when
+        it has neither opened nor failed -- a cancel now lands inside ``connect()``."""
+        await self.until(lambda: self.connects >= connects, timeout)
+        await asyncio.sleep(0.5)
+        return self.connects == connects and self.opens + self.failures < connects
 
     def entries(self, *kinds: str) -> list[LogEntry]:
         return [e for e in self.log if not kinds or e.kind in kinds]

@@ -22,6 +22,7 @@ short timer (the simulated run already proved the timing).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from ._sandbox import (
     PacedLoop,
     RunResult,
     ScenarioStop,
+    _task_label,
     describe_exception,
     learner_frame,
     run,
@@ -79,6 +81,11 @@ class Scenario:
 
 @dataclass
 class Exercise:
+    """One exercise's manifest -- everything the course knows about it, in one place
+    (rustlings' ``info.toml`` in spirit): its name, its notebook, the learner's objects
+    the check cell passes, the hints, and (added by ``@exercise.scenario``) the scenarios.
+    """
+
     name: str
     notebook: str
     #: ``prepare(*objects, **options) -> learner`` (raise ``Failed`` for wrong arguments).
@@ -88,6 +95,25 @@ class Exercise:
     speed: float = 20.0
     #: Wall-clock seconds one simulated scenario may take before it is interrupted.
     deadline: float = 5.0
+    #: The learner's objects, in the order ``check()`` takes them (names as in the notebook).
+    objects: tuple[str, ...] = field(default=(), kw_only=True)
+    #: One hint per failure kind (shown under the result table).
+    hints: dict[str, str] = field(default_factory=dict, kw_only=True)
+    #: Step-by-step hints for ``wslearn.hint(name, n)``, from a nudge to a skeleton.
+    steps: list[str] = field(default_factory=list, kw_only=True)
+    #: Functions the exercise gives ready-made (outside the learner's TODO blocks): a
+    #: failure located in one of them is said to come from given code.
+    given: tuple[str, ...] = field(default=(), kw_only=True)
+
+    @property
+    def learner_part(self) -> str:
+        """``your mount()/unmount()``-style words for messages (the objects' names)."""
+        return "your " + " / ".join(self.objects) if self.objects else "your code"
+
+    @property
+    def call(self) -> str:
+        """The check cell's call: ``wslearn.check("backoff", backoff_delay, keep_connected)``."""
+        return f'wslearn.check("{self.name}"' + "".join(f", {o}" for o in self.objects) + ")"
 
     def scenario(
         self, name: str, *, network: bool = True, real: bool = False
@@ -104,7 +130,8 @@ class Exercise:
 # -- running one scenario ---------------------------------------------------------------
 
 
-def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
+def _sim_run(scenario: Scenario, learner: Any, deadline: float,
+             box: dict[str, Any]) -> RunResult:
     async def main() -> Verdict:
         lab = server = None
         if scenario.network:
@@ -114,7 +141,7 @@ def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
             server = net.serve()
             lab = Lab("sim", server, net.dialer)
         try:
-            return await scenario.fn(lab, learner)
+            return await _tracked(scenario.fn, lab, learner, box)
         finally:
             if lab is not None:
                 await lab.close_everything()
@@ -124,7 +151,8 @@ def _sim_run(scenario: Scenario, learner: Any, deadline: float) -> RunResult:
     return run(main, loop_factory=lambda: VirtualTimeLoop(limit=None), deadline=deadline)
 
 
-def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -> RunResult:
+def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float,
+              found: dict[str, Any]) -> RunResult:
     box: dict[str, Any] = {}
 
     @contextlib.contextmanager
@@ -143,7 +171,7 @@ def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -
 
         lab = Lab("real", box["server"], websocket_dialer(open_timeout=None, close_timeout=2.0))
         try:
-            return await scenario.fn(lab, learner)
+            return await _tracked(scenario.fn, lab, learner, found)
         finally:
             await lab.close_everything()
 
@@ -151,7 +179,43 @@ def _real_run(scenario: Scenario, learner: Any, speed: float, deadline: float) -
                hard=10.0)
 
 
-def _row(name: str, result: RunResult, deadline: float) -> Row:
+async def _tracked(fn: ScenarioFn, lab: Lab | None, learner: Any,
+                   box: dict[str, Any]) -> Verdict:
+    """Run a scenario, noting tasks the learner created that ended with an exception nobody
+    retrieved *during* the scenario (the checker's own teardown, which aborts connections,
+    comes later and does not count)."""
+    loop = asyncio.get_running_loop()
+    created: list[asyncio.Task[Any]] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        created.append(task)
+        return task
+
+    loop.set_task_factory(factory)
+    if lab is not None:
+        lab.tasks = created
+    try:
+        verdict = await fn(lab, learner)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return verdict
+    finally:
+        loop.set_task_factory(None)
+        mine = [t for t in created if t.done() and not t.cancelled()
+                and not t.get_name().startswith("wslearn")]
+        box["lost"] = [describe_exception(t.exception())  # type: ignore[arg-type]
+                       for t in mine if getattr(t, "_log_traceback", False)]
+        box["died"] = [
+            f"{_task_label(t)} ended with " + describe_exception(t.exception())  # type: ignore[arg-type]
+            for t in mine
+            if t.exception() is not None
+            and not isinstance(t.exception(), ConnectionError | NotImplementedError)
+        ]
+
+
+def _row(name: str, result: RunResult, deadline: float,
+         box: dict[str, Any] | None = None) -> Row:
     """Turn a bounded run into a table row (the classification in the module docstring)."""
     if result.stuck:
         return Row(name, "fail", "it kept running after being interrupted again and again "
@@ -191,11 +255,35 @@ def _row(name: str, result: RunResult, deadline: float) -> Row:
         names = ", ".join(f"'{n}'" for n in result.unawaited)
         return Row(name, "fail", f"coroutine {names} was created but never awaited "
                    "(a missing `await`?)", row.expected, row.actual, "missing-await")
+    died = box.get("died") if box else None
+    if died and row.status == "pass":
+        return Row(name, "fail", "a task of yours " + died[0] + ": the scenario's outcome "
+                   "looked right, but that task is gone", row.expected, row.actual, "raises")
+    if died and row.status == "fail" and row.kind not in ("raises", "checker-error"):
+        row = Row(name, "fail", row.detail + f" -- meanwhile a task of yours {died[0]}",
+                  row.expected, row.actual, row.kind)
+    lost = box.get("lost") if box else None
+    if row.status == "pass" and lost:
+        return Row(name, "fail", "a task you started ended with an exception nobody looked at: "
+                   + lost[0] + " (await the task, or gather it with return_exceptions=True)",
+                   row.expected, row.actual, "unretrieved-exception")
     if row.status == "pass" and result.leftover_tasks:
         names = ", ".join(result.leftover_tasks)
         return Row(name, "fail", f"tasks still running after the scenario ended: {names} "
                    "(cancel and await the tasks you start)", row.expected, row.actual,
                    "leaked-task")
+    return row
+
+
+def _point_at_given(row: Row, given: tuple[str, ...], learner_part: str) -> Row:
+    """A failure located in course-provided code says so: the given code is right, the
+    learner's own part let it fail (started it, stopped it, or did not await it)."""
+    for name in given:
+        if f"(in {name}, line" in row.detail:
+            note = (f" -- {name} is the course's given code, not yours: it failed because of "
+                    f"how {learner_part} starts, stops or awaits it")
+            return Row(row.name, row.status, row.detail + note, row.expected, row.actual,
+                       row.kind)
     return row
 
 
@@ -226,7 +314,9 @@ def run_exercise(
             result.rows.append(Row(scenario.name, "skip",
                                    "not run: an earlier scenario had to be interrupted"))
             continue
-        row = _row(scenario.name, _sim_run(scenario, learner, limit), limit)
+        box: dict[str, Any] = {}
+        row = _row(scenario.name, _sim_run(scenario, learner, limit, box), limit, box)
+        row = _point_at_given(row, exercise.given, exercise.learner_part)
         result.rows.append(row)
         stopped = row.kind == "busy-loop"
     for scenario in scenarios:
@@ -237,10 +327,13 @@ def run_exercise(
             result.rows.append(Row(name, "skip", "runs once every simulated scenario passes"))
             continue
         real_limit = max(limit, 20.0)
-        row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit), real_limit)
+        box = {}
+        row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit, box),
+                   real_limit, box)
         if row.status == "fail":  # a noisy machine can delay a socket: one more try
-            row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit),
-                       real_limit)
+            box = {}
+            row = _row(name, _real_run(scenario, learner, exercise.speed, real_limit, box),
+                       real_limit, box)
         result.rows.append(row)
     return _finish(result)
 

@@ -148,6 +148,45 @@ class _Worker:
                 continue
 
 
+_real_sleep = time.sleep
+
+
+def _guarded_sleep(seconds: float) -> None:
+    """``time.sleep`` as learner code in a checker's worker thread meets it: named as the
+    blocking call it is (it would freeze the event loop), not silently slow."""
+    if threading.current_thread().name.startswith("wslearn-check"):
+        caller = sys._getframe(1).f_code.co_filename
+        if not is_ours(caller):
+            raise ScenarioStop(
+                "busy-loop",
+                f"time.sleep({seconds!r}) blocks the event loop: nothing else runs meanwhile "
+                f"(not the server, not your other tasks) -- use `await asyncio.sleep("
+                f"{seconds!r})`")
+    _real_sleep(seconds)
+
+
+def _guard_blocking_calls() -> None:
+    """Install the guard once (other threads and wslearn's own code are unaffected)."""
+    if time.sleep is _real_sleep:
+        setattr(time, "sleep", _guarded_sleep)  # noqa: B010 - mypy: sleep takes SupportsIndex
+    if not getattr(sys.unraisablehook, "_wslearn", False):
+        sys.unraisablehook = _quiet_aborts(sys.unraisablehook)
+
+
+def _quiet_aborts(previous: Any) -> Any:
+    """An ``Aborted`` that lands in a callback Python cannot raise from (a weakref
+    callback, a ``__del__``) would print "Exception ignored in ..." into the next cell:
+    it did its job (the worker moved on), so it is dropped; everything else is shown."""
+
+    def hook(info: Any) -> None:
+        if isinstance(info.exc_value, Aborted | ScenarioStop):
+            return
+        previous(info)
+
+    hook._wslearn = True  # type: ignore[attr-defined]
+    return hook
+
+
 def run(
     main: Callable[[], Coroutine[Any, Any, Any]],
     *,
@@ -168,6 +207,7 @@ def run(
     """
     result = RunResult()
     worker = _Worker()
+    _guard_blocking_calls()
 
     def target() -> None:
         try:
@@ -323,8 +363,8 @@ def _task_label(task: asyncio.Task[Any]) -> str:
 def _context_text(context: dict[str, Any]) -> str:
     message = str(context.get("message", "error"))
     exc = context.get("exception")
-    if exc is not None:
-        message += f": {type(exc).__name__}: {exc}"
+    if exc is not None:  # with the learner's own line, where there is one
+        message += ": " + describe_exception(exc)
     return sanitize(message)
 
 

@@ -22,7 +22,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from ._common import learner_task, message_types, require_async, require_callable, stop
-from ._hints import register
 from ._net import Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 
@@ -32,14 +31,14 @@ EXPECTED_DELAYS = [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
 HINTS = {
     "delay-type": "backoff_delay(attempt) must return a number of seconds (a float or int).",
     "off-by-one": "Off by one: attempt 1 waits 1 s, attempt 2 waits 2 s: "
-    "`2 ** (attempt - 1)`. (The seed's `2 ** attempt` counts attempts from 0.)",
-    "milliseconds": "Seconds, not milliseconds: asyncio.sleep() takes seconds. The seed's "
+    "`2 ** (attempt - 1)`. (Module 07's `2 ** attempt` counts attempts from 0.)",
+    "milliseconds": "Seconds, not milliseconds: asyncio.sleep() takes seconds. Module 07's "
     "`1000 * 2 ** attempt` is in milliseconds because setTimeout wants those.",
-    "no-cap": "No cap: the delay must stop growing at 30 s -- `min(30, ...)`, like the "
-    "seed's `Math.min(..., 30000)`. Without it, attempt 10 waits more than 8 minutes.",
+    "no-cap": "No cap: the delay must stop growing at 30 s -- `min(30, ...)`, like "
+    "Module 07's `Math.min(..., 30000)`. Without it, attempt 10 waits more than 8 minutes.",
     "no-backoff": "The waits do not grow: each failed attempt must wait longer than the one "
     "before (1, 2, 4, 8 s). A fixed delay -- or none -- hammers a server that is down "
-    "(the seed's mistake 4).",
+    "(Module 07's mistake 4).",
     "wrong-delay": "backoff_delay gives other numbers than 1, 2, 4, 8, 16, 30, 30 ...: "
     "`min(30, 2 ** (attempt - 1))`.",
     "no-reconnect": "When the connection ended nothing reconnected. Put connect-and-read in a "
@@ -49,10 +48,10 @@ HINTS = {
     "the drop: wait backoff_delay(attempt) before attempt 1, 2, 3 ... (each wait counts from "
     "the previous failure).",
     "no-reset": "The attempt counter is never reset: after a successful connect the next "
-    "outage must start at 1 s again (the seed's max-attempts snippet has this bug). Set "
+    "outage must start at 1 s again (Module 07's max-attempts snippet has this bug). Set "
     "`attempt = 0` as soon as connect() succeeds.",
-    "reconnect-after-close": "It connected again after it was cancelled (unmounted). The "
-    "seed's reconnect example has this bug: its cleanup close() fires onclose, which "
+    "reconnect-after-close": "It connected again after it was cancelled (unmounted). "
+    "Module 07's reconnect example has this bug: its cleanup close() fires onclose, which "
     "schedules a reconnect. Catch ConnectionError only -- never BaseException or "
     "CancelledError -- so cancellation ends the loop.",
     "swallows-cancel": "Cancelling the task did not stop it: asyncio.CancelledError must be "
@@ -83,7 +82,6 @@ STEPS = [
     "pass` / `attempt += 1` / `await asyncio.sleep(backoff_delay(attempt))`.",
 ]
 
-register(NAME, "03_backoff", HINTS, STEPS)
 
 
 def prepare(backoff_delay: Any = None, keep_connected: Any = None) -> SimpleNamespace:
@@ -93,7 +91,8 @@ def prepare(backoff_delay: Any = None, keep_connected: Any = None) -> SimpleName
     )
 
 
-EXERCISE = Exercise(NAME, "03_backoff", prepare)
+EXERCISE = Exercise(NAME, "03_backoff", prepare,
+                    objects=("backoff_delay", "keep_connected"), hints=HINTS, steps=STEPS)
 
 
 def fmt(values: list[Any]) -> str:
@@ -143,6 +142,16 @@ def schedule_kind(lab: Lab, since: float, opens_before: int) -> str:
     if waits and all(w == waits[0] for w in waits[:4]):
         return "no-backoff"
     return "wrong-schedule"
+
+
+def waits_text(lab: Lab, since: float, opens_before: int, expected: str) -> str:
+    """``waited 2, 2, 2 s between attempts, expected 1, 2, 4 s`` -- the numbers that differ."""
+    times = [e.t for e in lab.entries("connect") if e.t >= since][opens_before:]
+    waits = [round(b - a, 3) for a, b in zip([since, *times], times, strict=False)]
+    if not waits:
+        return "no attempt after the drop"
+    shown = ", ".join(f"{w:g}" for w in waits[:5])
+    return f"waited {shown} s before the attempts, expected {expected} s"
 
 
 async def _end(lab: Lab, task: asyncio.Task[Any], when: str = "") -> None:
@@ -219,7 +228,8 @@ async def restart(lab: Lab | None, learner: Any) -> Verdict:
                          EXPECTED_RESTART, actual)
         if actual != EXPECTED_RESTART:
             raise Failed(schedule_kind(lab, 0.0, 1), "the reconnect attempts came at other "
-                         "times", EXPECTED_RESTART, actual)
+                         "times: " + waits_text(lab, 0.0, 1, "1, 2, 4, 8"), EXPECTED_RESTART,
+                         actual)
         await lab.until(lambda: message_types(received).count("welcome") >= 2, 5.0)
         await lab.publish("news", "news.created", id=2)
         await lab.until(lambda: message_types(received).count("news.created") >= 2, 5.0)
@@ -233,6 +243,48 @@ async def restart(lab: Lab | None, learner: Any) -> Verdict:
         raise
     await _end(lab, task)
     return Verdict(EXPECTED_RESTART, actual)
+
+
+EXPECTED_START_DOWN = """\
+t=   0.0s  server: refuse handshakes (HTTP 503)
+t=   0.0s  connect #1 failed (HTTP 503)
+t=   1.0s  connect #2 failed (HTTP 503)
+t=   3.0s  connect #3 failed (HTTP 503)
+t=   7.0s  server: accept again
+t=   7.0s  connect #4 open"""
+
+
+@EXERCISE.scenario("server down at the start: the first retry comes 1 s after the first "
+                   "failure, then 2 s, 4 s")
+async def start_down(lab: Lab | None, learner: Any) -> Verdict:
+    assert lab is not None
+
+    async def accept(n: int) -> None:
+        if n == 4:
+            await lab.fault("accept_again", text="server: accept again")
+
+    lab.before_dial = accept
+    await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+    task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None),
+                        "keep_connected")
+    try:
+        await lab.until(lambda: lab.opens >= 1 or task.done(), 60.0)
+        actual = _timeline(lab)
+        if task.done() and lab.opens < 1:
+            _, error = await stop(task)
+            if error is not None:
+                raise error
+            raise Failed("no-reconnect", "keep_connected returned after a failed connect: "
+                         "a refused connect must be retried too", EXPECTED_START_DOWN, actual)
+        if actual != EXPECTED_START_DOWN:
+            raise Failed(schedule_kind(lab, 0.0, 1), "the counter must start so that the "
+                         "first retry waits backoff_delay(1) = 1 s: "
+                         + waits_text(lab, 0.0, 1, "1, 2, 4"), EXPECTED_START_DOWN, actual)
+    except BaseException:
+        await stop(task)
+        raise
+    await _end(lab, task)
+    return Verdict(EXPECTED_START_DOWN, actual)
 
 
 EXPECTED_RESET = """\
@@ -284,7 +336,8 @@ EXPECTED_CANCEL = """\
 cancel while connected: ended, 0 connections open
 no connect in the next 60 s
 cancel during the backoff wait: ended
-no connect in the next 60 s"""
+no connect in the next 60 s
+cancel while connecting: ended, 0 connections open after the server answers"""
 
 
 @EXERCISE.scenario("cancelled (unmounted) while connected and while waiting: "
@@ -321,7 +374,11 @@ async def cancel(lab: Lab | None, learner: Any) -> Verdict:
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
     task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None),
                         "keep_connected")
-    await lab.until(lambda: lab.connects >= before + 2, 30.0)  # failed, waiting for #2
+    waiting = await lab.into_backoff_wait(lab.failures + 1)  # failed, now sleeping
+    if not waiting and not task.done():
+        await stop(task)
+        raise fail("no-backoff", "after a failed connect it did not wait before the next "
+                   "attempt", "cancel during the backoff wait: no connect during the wait")
     try:
         await _end(lab, task, " during the backoff wait")
     except Failed as exc:
@@ -333,4 +390,21 @@ async def cancel(lab: Lab | None, learner: Any) -> Verdict:
         raise fail("reconnect-after-close", "it connected again after it was cancelled",
                    f"{lab.connects - before} connect(s) in the next 60 s")
     lines.append("no connect in the next 60 s")
+
+    await lab.fault("accept_again", text="server: accept again")
+    await lab.fault("freeze", text="server: freeze (handshakes wait)")
+    task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None),
+                        "keep_connected")
+    await lab.into_handshake(lab.connects + 1)
+    try:
+        await _end(lab, task, " while connecting")
+    except Failed as exc:
+        raise fail(exc.kind, exc.detail, "cancel while connecting: still running") from None
+    await lab.fault("thaw", text="server: thaw")
+    await asyncio.sleep(5.0)
+    left = await lab.settle(expect=0)
+    if left:
+        raise fail("left-open", f"cancelled while connecting, {left} connection(s) opened "
+                   "anyway and stayed open", f"cancel while connecting: {left} open")
+    lines.append("cancel while connecting: ended, 0 connections open after the server answers")
     return Verdict(EXPECTED_CANCEL, "\n".join(lines))

@@ -19,21 +19,29 @@ import asyncio
 import inspect
 from typing import Any
 
+from ..protocol import INTERNAL_ERROR, NORMAL_CLOSURE
 from ._common import require_class
-from ._hints import register
-from ._net import Lab
+from ._net import Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 
 NAME = "cleanup"
 
 HINTS = {
+    "closed-1011": "Cancelling the task is not a clean close: the task leaves "
+    "`async with connect(url)` with CancelledError, and websockets closes with 1011 "
+    "(internal error) whenever that block ends with an exception. Close the socket first "
+    "-- `await self._ws.close()` sends 1000, the `async for` in _listen ends quietly -- "
+    "then cancel the task (in case it is still connecting) and await it.",
+    "not-closed-cleanly": "unmount() must close the socket itself with `await "
+    "self._ws.close()` (code 1000, normal closure) before it stops the task.",
     "mount-does-nothing": "mount(url) must start listening: create a task that runs "
     "self._listen(url) and keep it in self._task.",
     "mount-blocks": "mount() must not wait for the connection -- a useEffect body cannot "
     "await either. Start a task (asyncio.create_task) and return at once.",
-    "no-cleanup": "The seed's mistake 1: unmount() leaves the connection open, so every "
-    "mount adds one more on the server. Cancel the listening task and wait for it: "
-    "`self._task.cancel()` then `await asyncio.gather(self._task, return_exceptions=True)`.",
+    "no-cleanup": "Module 07's mistake 1: unmount() leaves the connection open, so every "
+    "mount adds one more on the server. Close the socket (`await self._ws.close()`), then "
+    "cancel the listening task and wait for it: `self._task.cancel()` then "
+    "`await asyncio.gather(self._task, return_exceptions=True)`.",
     "cleanup-not-awaited": "unmount() cancels but does not wait: when it returns the "
     "connection is still open (it closes a moment later, or never if the loop is busy). "
     "Await the cancelled task before returning.",
@@ -51,23 +59,26 @@ HINTS = {
 STEPS = [
     "mount(url) is `useEffect`'s body: it starts something and returns. In asyncio that is "
     "`self._task = asyncio.create_task(self._listen(url))`.",
-    "unmount() is the cleanup function `useEffect` returns: it must undo what mount did -- "
-    "cancel the task. Cancelling makes `async with connect(url)` in _listen close the socket.",
+    "unmount() is the cleanup function `useEffect` returns: it must undo what mount did. "
+    "Close the socket _listen saved in self._ws -- `await self._ws.close()` says goodbye with "
+    "1000 -- then cancel the task, for the case it is still connecting.",
+    "Why not just cancel? The task would leave `async with connect(url)` with "
+    "CancelledError, and websockets closes with 1011 (internal error) on any exception.",
     "Cancelling only *asks*; the task ends on its next turn. Wait for it in unmount: "
     "`await asyncio.gather(self._task, return_exceptions=True)` (it also swallows the error "
     "of a task that already died because the server dropped the connection).",
     "Make unmount() safe to call twice: `if self._task is None: return`, and set "
-    "`self._task = None` once done.",
+    "`self._task = self._ws = None` once done.",
 ]
 
-register(NAME, "02_cleanup", HINTS, STEPS)
 
 
 def prepare(live_feed: Any = None) -> Any:
     return require_class(live_feed, "LiveFeed", {"mount": False, "unmount": True})
 
 
-EXERCISE = Exercise(NAME, "02_cleanup", prepare)
+EXERCISE = Exercise(NAME, "02_cleanup", prepare,
+                    objects=("LiveFeed",), hints=HINTS, steps=STEPS, given=("_listen",))
 
 
 async def _mount(feed: Any, url: str) -> None:
@@ -82,7 +93,8 @@ async def _mount(feed: Any, url: str) -> None:
                          "the connection instead of starting a task") from None
 
 
-async def _unmount(feed: Any, kind: str = "unmount-raises", when: str = "") -> None:
+async def _unmount(feed: Any, kind: str = "unmount-raises", when: str = "",
+                   lab: Lab | None = None, running_kind: str = "no-cleanup") -> None:
     try:
         async with asyncio.timeout(10.0):
             await feed.unmount()
@@ -94,6 +106,17 @@ async def _unmount(feed: Any, kind: str = "unmount-raises", when: str = "") -> N
         from ._sandbox import describe_exception
 
         raise Failed(kind, f"unmount(){when} raised {describe_exception(exc)}") from exc
+    if lab is None:
+        return
+    if lab.running_learner_tasks(cancelled=False):
+        raise Failed(running_kind, f"unmount(){when} returned and "
+                     f"{', '.join(lab.running_learner_tasks())} is still running: nothing "
+                     "stopped it")
+    running = lab.running_learner_tasks()
+    if running:
+        raise Failed("cleanup-not-awaited", f"unmount(){when} returned while "
+                     f"{', '.join(running)} was still running: cancelling only asks, await "
+                     "the task before returning")
 
 
 def _new(cls: type, lab: Lab) -> Any:
@@ -126,7 +149,7 @@ async def mounted(lab: Lab | None, cls: Any) -> Verdict:
             raise Failed("mount-does-nothing", "feed.messages does not hold the decoded "
                          "messages", expected, actual)
     finally:
-        await _unmount(feed)
+        await _unmount(feed, lab=lab)
     return Verdict(expected, actual)
 
 
@@ -138,11 +161,12 @@ async def cycles(lab: Lab | None, cls: Any) -> Verdict:
     settled_lines = []
     for cycle in range(1, 11):
         await _mount(feed, lab.url(topics=["news"]))
+
         def opened(n: int = cycle) -> bool:
             return lab.opens >= n and len(lab.frames) >= n
 
         await lab.until(opened, 5.0)
-        await _unmount(feed, when=f" in cycle {cycle}")
+        await _unmount(feed, when=f" in cycle {cycle}", lab=lab)
         now = lab.count if lab.mode == "sim" else await lab.settle(expect=0)
         expected_lines.append(f"after unmount {cycle:>2}: 0 open")
         actual_lines.append(f"after unmount {cycle:>2}: {now} open")
@@ -154,7 +178,17 @@ async def cycles(lab: Lab | None, cls: Any) -> Verdict:
     if actual != expected:
         kind = "no-cleanup" if any(settled_lines) else "cleanup-not-awaited"
         raise Failed(kind, "connections stay open after unmount() returned", expected, actual)
-    return Verdict(expected, actual)
+    codes = [c.close_code for c in lab.connections]
+    if any(code != NORMAL_CLOSURE for code in codes):
+        shown = ", ".join("none" if c is None else str(c) for c in codes)
+        detail = ("unmount() closed the connections with " + shown + " instead of 1000")
+        if INTERNAL_ERROR in codes:
+            detail += (": cancelling the task made `async with connect(...)` exit with "
+                       "CancelledError, and leaving it with any exception closes with 1011 "
+                       "(internal error) -- the server logs a crash, not a goodbye")
+        raise Failed("closed-1011" if INTERNAL_ERROR in codes else "not-closed-cleanly", detail,
+                     "every unmount closes with 1000", f"close codes: {shown}")
+    return Verdict(expected, actual, "every unmount closed with 1000 (normal closure)")
 
 
 @EXERCISE.scenario("unmount while the connection is still opening: it never opens")
@@ -163,15 +197,22 @@ async def while_connecting(lab: Lab | None, cls: Any) -> Verdict:
     feed = _new(cls, lab)
     await lab.fault("freeze", text="server: freeze (handshakes wait)")
     await _mount(feed, lab.url())
-    await asyncio.sleep(1.0)  # the handshake is in flight
-    await _unmount(feed, when=" while connecting")
+    if not await lab.into_handshake(1):  # the precondition: a handshake is in flight
+        await lab.fault("thaw", text="server: thaw")
+        await _unmount(feed, lab=lab)
+        raise Failed("mount-does-nothing", "mount() did not start connecting: no connect() "
+                     "in flight 0.5 s after mount()", "connect #1 in flight",
+                     format_log(lab.entries("connect", "open", "failed")))
+    await asyncio.sleep(0.5)
+    await _unmount(feed, when=" while connecting", lab=lab,
+                   running_kind="unmount-while-connecting")
     await lab.fault("thaw", text="server: thaw")
     await asyncio.sleep(5.0)
     left = await lab.settle(expect=0)
     expected = "0 connections open 5 s after unmount"
     actual = f"{left} connection{'s' if left != 1 else ''} open 5 s after unmount"
     if left:
-        await _unmount(feed)
+        await _unmount(feed, lab=lab)
         raise Failed("unmount-while-connecting", "the connection opened after unmount()",
                      expected, actual)
     return Verdict(expected, actual)
@@ -181,11 +222,11 @@ async def while_connecting(lab: Lab | None, cls: Any) -> Verdict:
 async def twice(lab: Lab | None, cls: Any) -> Verdict:
     assert lab is not None
     feed = _new(cls, lab)
-    await _unmount(feed, "double-unmount", " before any mount")
+    await _unmount(feed, "double-unmount", " before any mount", lab=lab)
     await _mount(feed, lab.url())
     await lab.until(lambda: lab.count >= 1, 5.0)
-    await _unmount(feed, "double-unmount")
-    await _unmount(feed, "double-unmount", " a second time")
+    await _unmount(feed, "double-unmount", lab=lab)
+    await _unmount(feed, "double-unmount", " a second time", lab=lab)
     left = await lab.settle(expect=0)
     if left:
         raise Failed("no-cleanup", "the connection stayed open", "0 open", f"{left} open")
@@ -200,7 +241,7 @@ async def dropped(lab: Lab | None, cls: Any) -> Verdict:
     await lab.until(lambda: lab.count >= 1 and bool(lab.frames), 5.0)
     await lab.fault("drop_all", text="server: drop all connections (1006)")
     await asyncio.sleep(1.0)
-    await _unmount(feed, "unmount-raises", " after the drop")
+    await _unmount(feed, "unmount-raises", " after the drop", lab=lab)
     before = len(getattr(feed, "messages", []))
     await lab.publish("news", "news.created", id=2)
     await asyncio.sleep(1.0)

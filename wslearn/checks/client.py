@@ -28,9 +28,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ..backoff import BackoffPolicy
 from ..cache import QueryCache
 from ._common import require_class
-from ._hints import register
 from ._net import Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -40,6 +40,20 @@ NAME = "client"
 UNAVAILABLE = "WebSocket unavailable"
 
 HINTS = {
+    "ignores-policy": "Use the policy you were given: wait `self.policy.delay(attempt)` and "
+    "give up after `self.policy.max_attempts` -- not 1, 2, 4, 8, 16 and 5 written into the "
+    "loop.",
+    "heartbeat-args": "LiveClient(..., interval=20, timeout=5) must reach the heartbeat: "
+    "`heartbeat(ws, pong, interval=self.interval, timeout=self.timeout)` -- not the "
+    "defaults 30 and 10.",
+    "close-not-awaited": "close() (or the end of a session) cancelled tasks without waiting "
+    "for them: cancelling only asks. `await asyncio.gather(reader, beat, "
+    "return_exceptions=True)` after cancelling, so nothing runs once close() returns.",
+    "keeps-running": "After giving up (state \"disconnected\", the notification) the task "
+    "must end: `return` from _run. Only the Reconnect button starts again.",
+    "invalidation-too-broad": "Invalidate exactly the subscribed topics, and only after a "
+    "*re*connect: the first connect has nothing to catch up on, and a query of a topic you do "
+    "not subscribe to missed nothing.",
     "wrong-states": "The state sequence differs: connecting (first connect) -> connected -> "
     "reconnecting (from the drop until a retry succeeds) -> connected; disconnected after "
     "giving up; closed after close(). Set self.state at each of those moments.",
@@ -87,7 +101,6 @@ STEPS = [
     "reconnect() = stop the old task (if any), then start(): a fresh loop, attempts from 0.",
 ]
 
-register(NAME, "09_client", HINTS, STEPS)
 
 
 def prepare(live_client: Any = None) -> Any:
@@ -95,22 +108,26 @@ def prepare(live_client: Any = None) -> Any:
                          {"start": False, "close": True, "reconnect": True, "on": False})
 
 
-EXERCISE = Exercise(NAME, "09_client", prepare, speed=30.0)
+EXERCISE = Exercise(NAME, "09_client", prepare, speed=30.0,
+                    objects=("LiveClient",), hints=HINTS, steps=STEPS,
+                    given=("_stop", "close", "reconnect", "_url", "on", "__init__"))
 
-TOPICS = ["proposals"]
+TOPICS = ["proposals", "votes"]  # two: "every subscribed topic", not "the one topic"
 
 
 class _World:
     """The learner's client (state assignments logged), a cache and recording handlers."""
 
-    def __init__(self, lab: Lab, cls: type) -> None:
+    def __init__(self, lab: Lab, cls: type, *, interval: float = 30.0,
+                 timeout: float = 10.0, policy: Any = None) -> None:
         self.lab = lab
         self.calls: list[tuple[str, Any]] = []
         self.cache = QueryCache()
         self.cache.define(("proposals",), lambda: "proposals")
         self.cache.define(("analysis",), lambda: "analysis")
-        self.cache.observe(("proposals",))
-        self.cache.observe(("analysis",))
+        self.cache.define(("votes",), lambda: "votes")
+        for key in (("proposals",), ("analysis",), ("votes",)):
+            self.cache.observe(key)
         watching: dict[str, Any] = {"on": False, "last": None}
 
         class Observed(cls):
@@ -124,8 +141,9 @@ class _World:
 
         Observed.__name__ = Observed.__qualname__ = cls.__name__
         try:
+            extra = {} if policy is None else {"policy": policy}
             self.client = Observed(lab.url(), lab.connect, topics=list(TOPICS), cache=self.cache,
-                                   interval=30.0, timeout=10.0)
+                                   interval=interval, timeout=timeout, **extra)
         except NotImplementedError:
             raise
         except Exception as exc:
@@ -176,6 +194,7 @@ class _World:
             return
         if not check:
             return
+        running = self.lab.running_learner_tasks()  # right when close() returned
         before = self.lab.connects
         await asyncio.sleep(10.0)
         if self.lab.connects > before:
@@ -187,6 +206,10 @@ class _World:
         if self.state != "closed":
             raise Failed("close-state", f"after close() the state is {self.state!r}, "
                          "not 'closed'")
+        if running:
+            raise Failed("close-not-awaited", f"close() returned while {', '.join(running)} "
+                         "was still running: await every task you cancel (asyncio.gather(..., "
+                         "return_exceptions=True)) before returning")
 
     async def wait_state(self, state: str, timeout: float) -> bool:
         return await self.lab.until(lambda: self.state == state, timeout)
@@ -256,8 +279,9 @@ t=   7.0s  connect #4 failed (connection refused)
 t=  15.0s  server: start
 t=  15.0s  connect #5 open
 t=  15.0s  state: connected
-server has the topics again: proposals
-('proposals',) refetched after the reconnect"""
+first connect: nothing refetched
+server has the topics again: proposals, votes
+('proposals',) and ('votes',) refetched after the reconnect; ('analysis',) untouched"""
 
 
 @EXERCISE.scenario("server restart (down 15 s): reconnecting, retries at 1, 3, 7 s, "
@@ -276,7 +300,10 @@ async def restart(lab: Lab | None, cls: Any) -> Verdict:
         await world.start()
         await world.wait_state("connected", 10.0)
         await lab.until(lambda: bool(lab.frames), 5.0)
-        fetches = world.fetches(("proposals",))
+        keys = [("proposals",), ("votes",), ("analysis",)]
+        first = "nothing refetched" if all(world.fetches(k) == 1 for k in keys) else (
+            "refetched " + ", ".join(repr(k) for k in keys if world.fetches(k) > 1))
+        fetches = {k: world.fetches(k) for k in keys}
         await lab.fault("stop", text="server: stop (clients see 1001)")
         await lab.until(lambda: lab.opens >= 2, 60.0)
         await world.wait_state("connected", 5.0)
@@ -290,10 +317,13 @@ async def restart(lab: Lab | None, cls: Any) -> Verdict:
         await lab.poll(subscribed)
         conns = lab.server.connections
         topics = ", ".join(conns[-1].topics) if conns else "(no connection)"
-        refetched = world.fetches(("proposals",)) > fetches
-        actual = (world.timeline() + f"\nserver has the topics again: {topics}\n"
-                  f"('proposals',) {'refetched' if refetched else 'NOT refetched'} after the "
-                  "reconnect")
+        again = [k for k in keys if world.fetches(k) > fetches[k]]
+        wanted = [("proposals",), ("votes",)]
+        cache_line = (" and ".join(repr(k) for k in wanted if k in again) or "nothing") + (
+            " refetched after the reconnect; ('analysis',) "
+            + ("refetched too" if ("analysis",) in again else "untouched"))
+        actual = (world.timeline() + f"\nfirst connect: {first}"
+                  f"\nserver has the topics again: {topics}\n{cache_line}")
         if actual != EXPECTED_RESTART:
             timeline = world.timeline()
             if lab.opens < 2:
@@ -301,8 +331,10 @@ async def restart(lab: Lab | None, cls: Any) -> Verdict:
             elif timeline != "\n".join(EXPECTED_RESTART.splitlines()[:11]):
                 kind = ("wrong-states" if [e.t for e in lab.entries("connect")] ==
                         [0.0, 1.0, 3.0, 7.0, 15.0] else schedule_kind(lab, 0.0, 1))
-            elif topics != "proposals":
+            elif topics != "proposals, votes":
                 kind = "not-resubscribed"
+            elif first != "nothing refetched" or ("analysis",) in again:
+                kind = "invalidation-too-broad"
             else:
                 kind = "no-reconnect-invalidation"
             raise Failed(kind, "the restart did not go as expected", EXPECTED_RESTART, actual)
@@ -323,10 +355,10 @@ t=   7.0s  connect #4 failed (HTTP 503)
 t=  15.0s  connect #5 failed (HTTP 503)
 t=  31.0s  connect #6 failed (HTTP 503)
 t=  31.0s  state: disconnected
-t=  31.0s  server: accept again
-t=  31.0s  state: connecting
-t=  31.0s  connect #7 open
-t=  31.0s  state: connected
+t=  91.0s  server: accept again
+t=  91.0s  state: connecting
+t=  91.0s  connect #7 open
+t=  91.0s  state: connected
 notifications: ['WebSocket unavailable']"""
 
 
@@ -342,7 +374,13 @@ async def down(lab: Lab | None, cls: Any) -> Verdict:
         await lab.until(lambda: lab.connects >= 1, 5.0)
         await lab.until(lambda: world.state == "disconnected" or lab.connects > 6, 120.0)
         gave_up = world.state == "disconnected"
-        if gave_up:
+        if gave_up:  # given up means given up: a minute later still nothing
+            attempts = lab.connects
+            await asyncio.sleep(60.0)
+            if lab.connects != attempts or world.state != "disconnected":
+                raise Failed("keeps-running", f"after giving up the client went on: "
+                             f"{lab.connects - attempts} connect(s) in the next 60 s, state "
+                             f"{world.state!r}", EXPECTED_DOWN, world.timeline())
             await lab.fault("accept_again", text="server: accept again")
             try:
                 async with asyncio.timeout(10.0):
@@ -375,18 +413,18 @@ EXPECTED_FROZEN = """\
 t=   0.0s  state: connecting
 t=   0.0s  connect #1 open
 t=   0.0s  state: connected
-t=  30.0s  server: freeze (no pong, no error)
-t=  70.0s  state: reconnecting
-t=  70.0s  server: thaw
-t=  71.0s  connect #2 open
-t=  71.0s  state: connected"""
+t=  20.0s  server: freeze (no pong, no error)
+t=  45.0s  state: reconnecting
+t=  45.0s  server: thaw
+t=  46.0s  connect #2 open
+t=  46.0s  state: connected"""
 
 
-@EXERCISE.scenario("server frozen after the first pong: the heartbeat notices at 70 s, "
-                   "the client reconnects")
+@EXERCISE.scenario("server frozen after the first pong (interval 20 s, timeout 5 s): the "
+                   "heartbeat notices at 45 s, the client reconnects")
 async def frozen(lab: Lab | None, cls: Any) -> Verdict:
     assert lab is not None
-    world = _World(lab, cls)
+    world = _World(lab, cls, interval=20.0, timeout=5.0)
     ok = False
     try:
         await world.start()
@@ -402,13 +440,17 @@ async def frozen(lab: Lab | None, cls: Any) -> Verdict:
             await world.wait_state("connected", 30.0)
         actual = world.timeline()
         if actual != EXPECTED_FROZEN:
+            first_ping = [e.t for e in lab.entries("send") if "ping" in e.text][:1]
             if not pings():
                 kind = "no-heartbeat"
+            elif first_ping != [20.0]:
+                kind = "heartbeat-args"
             elif world.state == "connected" and lab.opens == 1:
                 kind = "no-pong-timeout"
             else:
                 kind = "wrong-states"
-            raise Failed(kind, "the frozen server must be noticed at t=70 s",
+            raise Failed(kind, "the frozen server must be noticed at t=45 s (interval 20 s + "
+                         "timeout 5 s after the last pong)",
                          EXPECTED_FROZEN, actual)
         ok = True
     finally:
@@ -446,9 +488,12 @@ async def close(lab: Lab | None, cls: Any) -> Verdict:
 
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
     world = _World(lab, cls)
-    mark = lab.connects
+    mark = lab.failures
     await world.start()
-    await lab.until(lambda: lab.connects >= mark + 2, 30.0)
+    if not await lab.into_backoff_wait(mark + 2):  # in the 2 s wait, not inside connect()
+        await world.close(check=False)
+        raise failed("no-backoff", "after a failed retry it did not wait before the next one",
+                     "close() during a backoff wait: no connect during the wait")
     await world.close()
     if world.state != "closed":
         raise failed("close-state", "close() must leave state \"closed\"",
@@ -464,11 +509,14 @@ async def close(lab: Lab | None, cls: Any) -> Verdict:
 
 
 EXPECTED_BAD = """\
+frames that are not JSON, a JSON list, a JSON string: ignored
 an unknown type, a failing handler, then a good event: handled
+handled exactly: proposal.created 1, proposal.created 3
 still connected on the first connection"""
 
 
-@EXERCISE.scenario("an unknown type and a failing handler do not end the connection")
+@EXERCISE.scenario("frames that are not JSON objects, an unknown type and a failing handler "
+                   "do not end the connection")
 async def bad_messages(lab: Lab | None, cls: Any) -> Verdict:
     assert lab is not None
     world = _World(lab, cls)
@@ -477,17 +525,25 @@ async def bad_messages(lab: Lab | None, cls: Any) -> Verdict:
         await world.start()
         await world.wait_state("connected", 10.0)
         await lab.until(lambda: bool(lab.frames), 5.0)
+        await lab.publish("proposals", "proposal.created", id=1)
+        await lab.until(lambda: bool(world.calls), 5.0)
+        for raw in ("{oops", "[1, 2]", '"proposal.created"'):  # no server of ours sends these
+            lab.send_raw("proposals", raw)
+            await asyncio.sleep(0.5)
         await lab.publish("proposals", "user.typing", who="ann")
         await lab.publish("proposals", "proposal.broken", id=2)
         await lab.publish("proposals", "proposal.created", id=3)
-        await lab.until(lambda: bool(world.calls), 5.0)
+        await lab.until(lambda: len(world.calls) >= 2, 5.0)
         await asyncio.sleep(1.0)
-        handled = "handled" if world.calls else "NOT handled"
+        handled = "handled" if len(world.calls) >= 2 else "NOT handled"
+        exactly = ", ".join(f"{k} {d.get('id') if isinstance(d, dict) else d!r}"
+                            for k, d in world.calls) or "nothing"
         still = ("still connected on the first connection"
                  if world.state == "connected" and lab.opens == 1
                  else f"state {world.state} after {lab.opens} connection(s)")
-        actual = ("an unknown type, a failing handler, then a good event: "
-                  f"{handled}\n{still}")
+        actual = ("frames that are not JSON, a JSON list, a JSON string: ignored\n"
+                  "an unknown type, a failing handler, then a good event: "
+                  f"{handled}\nhandled exactly: {exactly}\n{still}")
         if actual != EXPECTED_BAD:
             raise Failed("handler-crash", "bad messages disturbed the connection",
                          EXPECTED_BAD, actual)
@@ -495,3 +551,105 @@ async def bad_messages(lab: Lab | None, cls: Any) -> Verdict:
     finally:
         await world.close(check=ok)
     return Verdict(EXPECTED_BAD, actual)
+
+
+EXPECTED_TWICE = """\
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 open
+t=   0.0s  state: connected
+t=   0.0s  server: stop (clients see 1001)
+t=   0.0s  state: reconnecting
+t=   1.0s  connect #2 failed (connection refused)
+t=   3.0s  server: start
+t=   3.0s  connect #3 open
+t=   3.0s  state: connected
+t=   3.0s  server: refuse handshakes (HTTP 503)
+t=   3.0s  server: drop all connections (1006)
+t=   3.0s  state: reconnecting
+t=   4.0s  connect #4 failed (HTTP 503)
+t=   6.0s  connect #5 failed (HTTP 503)
+t=  10.0s  connect #6 failed (HTTP 503)
+t=  18.0s  connect #7 failed (HTTP 503)
+t=  34.0s  connect #8 failed (HTTP 503)
+t=  34.0s  state: disconnected"""
+
+
+@EXERCISE.scenario("two outages (server stop, then a dropped connection): after a reconnect "
+                   "the next outage gets all 5 retries again (1, 3, 7, 15, 31 s)")
+async def two_outages(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls)
+
+    async def restart_server(n: int) -> None:
+        if n == 3:
+            await lab.fault("start", text="server: start")
+
+    lab.before_dial = restart_server
+    ok = False
+    try:
+        await world.start()
+        await world.wait_state("connected", 10.0)
+        await lab.fault("stop", text="server: stop (clients see 1001)")
+        await lab.until(lambda: lab.opens >= 2, 30.0)
+        await world.wait_state("connected", 5.0)
+        if lab.opens >= 2:  # this time the connection dies (1006), no clean close
+            await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+            await lab.fault("drop_all", text="server: drop all connections (1006)")
+        await lab.until(lambda: world.state == "disconnected" or lab.connects > 9, 120.0)
+        actual = world.timeline()
+        if actual != EXPECTED_TWICE:
+            times = [e.t for e in lab.entries("connect")]
+            if lab.opens < 2:
+                kind = schedule_kind(lab, 0.0, 1)
+            elif world.state == "disconnected" and lab.connects < 8:
+                kind = "no-reset"
+            elif lab.connects > 8:
+                kind = "infinite-retries"
+            elif times[3:] == [4.0, 6.0, 10.0, 18.0, 34.0]:
+                kind = "wrong-states"
+            else:
+                kind = schedule_kind(lab, 3.0, 1)
+            raise Failed(kind, "the second outage must start counting from 1 again",
+                         EXPECTED_TWICE, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_TWICE, actual)
+
+
+EXPECTED_POLICY = """\
+t=   0.0s  server: refuse handshakes (HTTP 503)
+t=   0.0s  state: connecting
+t=   0.0s  connect #1 failed (HTTP 503)
+t=   0.0s  state: reconnecting
+t=   2.0s  connect #2 failed (HTTP 503)
+t=   8.0s  connect #3 failed (HTTP 503)
+t=  26.0s  connect #4 failed (HTTP 503)
+t=  26.0s  state: disconnected"""
+
+
+@EXERCISE.scenario("a policy of its own (BackoffPolicy(base=2, factor=3, max_attempts=3)): "
+                   "retries at 2, 8, 26 s, then gives up -- the policy is used, not 1..16 s x 5")
+async def own_policy(lab: Lab | None, cls: Any) -> Verdict:
+    assert lab is not None
+    world = _World(lab, cls, policy=BackoffPolicy(base=2.0, factor=3.0, max_attempts=3))
+    ok = False
+    try:
+        await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
+        await world.start()
+        await lab.until(lambda: lab.connects >= 1, 5.0)
+        await lab.until(lambda: world.state == "disconnected" or lab.connects > 6, 120.0)
+        actual = world.timeline()
+        if actual != EXPECTED_POLICY:
+            times = [e.t for e in lab.entries("connect")]
+            kind = "ignores-policy"
+            if times[:4] == [0.0, 2.0, 8.0, 26.0] and len(times) == 4:
+                kind = "wrong-states"
+            raise Failed(kind, "with BackoffPolicy(base=2, factor=3, max_attempts=3) the "
+                         "retries must wait policy.delay(1), (2), (3) = 2, 6, 18 s and stop "
+                         "after policy.max_attempts = 3; attempts came at "
+                         + ", ".join(f"{t:g}" for t in times) + " s", EXPECTED_POLICY, actual)
+        ok = True
+    finally:
+        await world.close(check=ok)
+    return Verdict(EXPECTED_POLICY, actual)

@@ -21,7 +21,6 @@ import json
 from typing import Any
 
 from ._common import require_class
-from ._hints import register
 from ._net import Lab
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -29,17 +28,19 @@ from ._sandbox import describe_exception
 NAME = "handlers"
 
 HINTS = {
+    "recorded-twice": "One bad message, one line in self.errors: return right after "
+    "recording a problem, so the same message is not recorded again further down.",
     "decorator-returns-none": "on(type) is a decorator factory: `def on(self, type):` returns "
     "`def register(fn): self.handlers[type] = fn; return fn`. Forgetting `return fn` replaces "
     "your function's name with None.",
-    "type-not-removed": "Handlers get the data *without* \"type\" -- the seed's "
+    "type-not-removed": "Handlers get the data *without* \"type\" -- Module 07's "
     "`const { type, ...data } = JSON.parse(event.data)`: `data = dict(message)`, "
     "`kind = data.pop(\"type\")`.",
     "not-decoded": "Handlers get the decoded dict, not the raw text: `json.loads(raw)` first.",
     "wrong-handler": "Each message must go to the handler registered for its \"type\", once.",
     "unknown-type-crash": "An unknown type raised (KeyError?): use `self.handlers.get(kind)` "
     "and record the unknown type in self.errors instead of crashing the loop.",
-    "unknown-not-recorded": "Unknown types must not vanish silently (the seed's "
+    "unknown-not-recorded": "Unknown types must not vanish silently (Module 07's "
     "`handlers[type]?.(data)` does): append a line to self.errors.",
     "malformed-crash": "A frame that is not a JSON object with a \"type\" raised. Catch "
     "`json.JSONDecodeError` (a ValueError) and check `isinstance(message, dict)` and the "
@@ -64,14 +65,14 @@ STEPS = [
     "and never BaseException (that would swallow cancellation).",
 ]
 
-register(NAME, "06_handlers", HINTS, STEPS)
 
 
 def prepare(router_class: Any = None) -> Any:
     return require_class(router_class, "MessageRouter", {"on": False, "on_message": False})
 
 
-EXERCISE = Exercise(NAME, "06_handlers", prepare)
+EXERCISE = Exercise(NAME, "06_handlers", prepare,
+                    objects=("MessageRouter",), hints=HINTS, steps=STEPS)
 
 
 class _Setup:
@@ -88,6 +89,11 @@ class _Setup:
             raise ValueError("handler bug")
 
         self.returned.append(self.router.on("analysis.failed")(broken))
+
+        def missing_key(data: Any) -> None:  # another class: no handler error stands for all
+            raise KeyError("score")
+
+        self.returned.append(self.router.on("analysis.scored")(missing_key))
 
     def _register(self, kind: str) -> Any:
         def handler(data: Any) -> None:
@@ -150,9 +156,14 @@ async def dispatch(lab: Lab | None, cls: Any) -> Verdict:
 def _check_bad(setup: _Setup, raw: str, crash: str, silent: str, what: str) -> str:
     before = len(setup.errors())
     setup.feed(raw, crash)
-    if len(setup.errors()) <= before:
+    added = len(setup.errors()) - before
+    if added <= 0:
         raise Failed(silent, f"{what} was not recorded in self.errors",
                      f"{what}: recorded", f"{what}: errors unchanged")
+    if added > 1:
+        raise Failed("recorded-twice", f"{what} added {added} lines to self.errors (one "
+                     f"message, one line): {setup.errors()[before:]!r}",
+                     f"{what}: recorded once", f"{what}: recorded {added} times")
     return f"{what}: recorded, no exception"
 
 
@@ -178,6 +189,8 @@ MALFORMED = [
     ("not JSON", "{oops"),
     ("not an object", '["proposal.created"]'),
     ("no \"type\"", '{"topic": "proposals", "id": 7}'),
+    ("a \"type\" that is not a string", '{"type": 7, "topic": "proposals"}'),
+    ("a JSON string", '"proposal.created"'),
 ]
 
 
@@ -196,8 +209,13 @@ async def malformed(lab: Lab | None, cls: Any) -> Verdict:
 async def failing_handler(lab: Lab | None, cls: Any) -> Verdict:
     setup = _Setup(cls)
     lines = [_check_bad(setup, '{"type": "analysis.failed", "topic": "analysis"}',
-                        "handler-error-crash", "handler-error-not-recorded", "handler error")]
-    return _then_still_works(setup, lines, ["handler error: recorded, no exception",
+                        "handler-error-crash", "handler-error-not-recorded",
+                        "handler ValueError"),
+             _check_bad(setup, '{"type": "analysis.scored", "topic": "analysis"}',
+                        "handler-error-crash", "handler-error-not-recorded",
+                        "handler KeyError")]
+    return _then_still_works(setup, lines, ["handler ValueError: recorded, no exception",
+                                            "handler KeyError: recorded, no exception",
                                             "next message: handled"])
 
 

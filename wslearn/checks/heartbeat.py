@@ -25,14 +25,13 @@ from typing import Any
 
 from ..transport import ConnectionLost
 from ._common import learner_task, require_async, stop
-from ._hints import register
 from ._net import Connection, Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 
 NAME = "heartbeat"
 
 HINTS = {
-    "no-pong-timeout": "The seed's heartbeat: pings go out, but nobody waits for the pong, so "
+    "no-pong-timeout": "Module 07's heartbeat: pings go out, but nobody waits for the pong, so "
     "a frozen server is never noticed. After each ping wait for the pong with a deadline: "
     "`async with asyncio.timeout(timeout): await pong.wait()` -- and return on TimeoutError.",
     "pong-not-cleared": "The pong Event is never cleared: after the first pong it stays set, "
@@ -46,7 +45,7 @@ HINTS = {
     "number of your own): `await asyncio.sleep(interval)` before each ping.",
     "ping-format": "The server answers `{\"type\": \"ping\"}` with `{\"type\": \"pong\"}`; "
     "anything else gets an error instead. Send exactly `{\"type\": \"ping\"}`.",
-    "ping-after-close": "Pings continued after the heartbeat was cancelled -- the seed's "
+    "ping-after-close": "Pings continued after the heartbeat was cancelled -- Module 07's "
     "forgotten `clearInterval`. Let asyncio.CancelledError end your loop.",
     "swallows-cancel": "Cancelling did not stop the heartbeat: do not catch CancelledError "
     "(or BaseException, or a bare `except:`).",
@@ -63,14 +62,14 @@ STEPS = [
     "`except TimeoutError: return` -- returning means \"the connection is dead\".",
 ]
 
-register(NAME, "05_heartbeat", HINTS, STEPS)
 
 
 def prepare(heartbeat: Any = None) -> SimpleNamespace:
     return SimpleNamespace(heartbeat=require_async(heartbeat, "heartbeat"))
 
 
-EXERCISE = Exercise(NAME, "05_heartbeat", prepare, speed=30.0)
+EXERCISE = Exercise(NAME, "05_heartbeat", prepare, speed=30.0,
+                    objects=("heartbeat",), hints=HINTS, steps=STEPS)
 
 
 class _Pong(asyncio.Event):
@@ -206,55 +205,70 @@ async def healthy(lab: Lab | None, learner: Any) -> Verdict:
     return Verdict(EXPECTED_HEALTHY, actual)
 
 
-EXPECTED_FROZEN = """\
-t=  30.0s  #1 sent ping
-t=  30.0s  pong received
-t=  30.0s  server: freeze (no pong, no error)
-t=  60.0s  #1 sent ping
-t=  70.0s  heartbeat returned: connection presumed dead"""
+def _expected_frozen(interval: float, timeout: float) -> str:
+    t = lambda x: f"t={x:>6.1f}s"  # noqa: E731
+    return (f"{t(interval)}  #1 sent ping\n{t(interval)}  pong received\n"
+            f"{t(interval)}  server: freeze (no pong, no error)\n"
+            f"{t(2 * interval)}  #1 sent ping\n"
+            f"{t(2 * interval + timeout)}  heartbeat returned: connection presumed dead")
 
 
-@EXERCISE.scenario("server frozen after the first pong: dead within interval + timeout "
-                   "(70 s)", real=True)
-async def frozen(lab: Lab | None, learner: Any) -> Verdict:
-    assert lab is not None
+async def _frozen(lab: Lab, learner: Any, interval: float, timeout: float) -> Verdict:
+    expected = _expected_frozen(interval, timeout)
     session = _Session(lab)
     try:
-        await session.start(learner, 30.0, 10.0)
-        started = session.beat
-        assert started is not None  # start() made it
-        await lab.until(lambda: bool(lab.entries("pong")) or started.done(), 60.0)
+        await session.start(learner, interval, timeout)
+        beat = session.beat
+        assert beat is not None
+        await lab.until(lambda: bool(lab.entries("pong")) or beat.done(), 2 * interval)
         if lab.entries("pong"):
             await lab.fault("freeze", text="server: freeze (no pong, no error)")
-        beat = session.beat
-        assert beat is not None  # start() made it
         await lab.until(lambda: beat.done(), 200.0)
         for _ in range(3):
             await asyncio.sleep(0)
         actual = session.timeline()
         if beat.done() and not beat.cancelled() and beat.exception() is not None:
             raise beat.exception()  # type: ignore[misc]
-        if actual != EXPECTED_FROZEN:
+        if actual != expected:
             kind = session.ping_kind()
+            dead = lab.entries("dead")
             if kind is None:
                 if not beat.done():
                     pong = session.pong
                     kind = ("pong-not-cleared" if pong.looked and not pong.cleared
                             else "no-pong-timeout")
                 else:
-                    dead = lab.entries("dead")
                     pings = [e.t for e in lab.entries("send")]
-                    if pings[:2] != [30.0, 60.0]:
+                    if pings[:2] != [interval, 2 * interval]:
                         kind = "wrong-interval"
-                    elif dead and dead[0].t > 70.0:
+                    elif dead and dead[0].t > 2 * interval + timeout:
                         kind = "slow-detection"
                     else:
                         kind = "false-alarm"
-            raise Failed(kind, "the frozen server must be detected at t=70 s",
-                         EXPECTED_FROZEN, actual)
+            when = f"at t={dead[0].t:g} s" if dead else "never"
+            raise Failed(kind, f"the frozen server must be detected at t={2 * interval + timeout:g}"
+                         f" s (the ping at {2 * interval:g} s + timeout {timeout:g} s); it was "
+                         f"detected {when}", expected, actual)
     finally:
         await session.close()
-    return Verdict(EXPECTED_FROZEN, actual)
+    return Verdict(expected, actual)
+
+
+EXPECTED_FROZEN = _expected_frozen(30.0, 10.0)
+
+
+@EXERCISE.scenario("server frozen after the first pong: dead within interval + timeout "
+                   "(70 s)", real=True)
+async def frozen(lab: Lab | None, learner: Any) -> Verdict:
+    assert lab is not None
+    return await _frozen(lab, learner, 30.0, 10.0)
+
+
+@EXERCISE.scenario("the same with interval 20 s and timeout 5 s: dead at 45 s (both "
+                   "arguments used, not the defaults)")
+async def frozen_short(lab: Lab | None, learner: Any) -> Verdict:
+    assert lab is not None
+    return await _frozen(lab, learner, 20.0, 5.0)
 
 
 EXPECTED_SLOW = """\
@@ -285,3 +299,43 @@ async def slow(lab: Lab | None, learner: Any) -> Verdict:
     finally:
         await session.close()
     return Verdict(EXPECTED_SLOW, EXPECTED_SLOW)
+
+
+EXPECTED_CANCEL_WAIT = """\
+t=  20.0s  #1 sent ping
+cancelled at t=24 s while waiting for the pong: ended as cancelled"""
+
+
+@EXERCISE.scenario("cancelled while waiting for a pong (interval 20 s, timeout 8 s): it ends "
+                   "cancelled, it does not report the connection dead")
+async def cancel_waiting(lab: Lab | None, learner: Any) -> Verdict:
+    assert lab is not None
+    session = _Session(lab)
+    try:
+        await session.start(learner, 20.0, 8.0)
+        await lab.fault("freeze", text="server: freeze (no pong, no error)")
+        await asyncio.sleep(24.0 - lab.now())  # the ping went out at 20 s: now waiting
+        beat = session.beat
+        assert beat is not None
+        sent = format_log(lab.entries("send"))
+        if beat.done() or sent != EXPECTED_CANCEL_WAIT.splitlines()[0]:
+            if beat.done() and beat.exception() is not None:
+                raise beat.exception()  # type: ignore[misc]
+            raise Failed(session.ping_kind() or "wrong-interval", "at t=24 s the heartbeat "
+                         "should be waiting for the pong of its ping at t=20 s",
+                         EXPECTED_CANCEL_WAIT, session.timeline())
+        ended, error = await stop(beat)
+        if error is not None:
+            raise error
+        if not ended:
+            raise Failed("swallows-cancel", "still running 10 s after the cancel",
+                         EXPECTED_CANCEL_WAIT, sent + "\ncancelled at t=24 s: still running")
+        outcome = "ended as cancelled" if beat.cancelled() else "returned normally"
+        actual = f"{sent}\ncancelled at t=24 s while waiting for the pong: {outcome}"
+        if actual != EXPECTED_CANCEL_WAIT:
+            raise Failed("swallows-cancel", "cancelled while waiting for the pong, it returned "
+                         "as if the pong were late: the caller would take a cancel for a dead "
+                         "connection", EXPECTED_CANCEL_WAIT, actual)
+    finally:
+        await session.close()
+    return Verdict(EXPECTED_CANCEL_WAIT, actual)

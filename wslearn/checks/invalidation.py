@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable, Collection
 from types import SimpleNamespace
 from typing import Any
 
 from ..cache import QueryCache
 from ..transport import ConnectionLost
 from ._common import require_callable
-from ._hints import register
 from ._net import Lab
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -46,7 +46,7 @@ HINTS = {
     "a 404): remove its query first -- `cache.remove((topic, message[\"id\"]))` -- then "
     "invalidate the topic.",
     "delete-not-removed": "A `*.deleted` event must remove the item's query "
-    "(`cache.remove((topic, id))`, the seed's `removeQueries`), not leave it in the cache.",
+    "(`cache.remove((topic, id))`, Module 07's `removeQueries`), not leave it in the cache.",
     "no-topic-crash": "Messages without a topic (welcome, pong, subscribed) crashed on_push: "
     "use `message.get(\"topic\")` and return when there is none.",
     "invalidate-on-control": "A control message without a topic invalidated queries: only "
@@ -73,7 +73,6 @@ STEPS = [
     "on_reconnect: `for topic in topics: cache.invalidate((topic,))`.",
 ]
 
-register(NAME, "08_invalidation", HINTS, STEPS)
 
 
 def prepare(on_push: Any = None, on_reconnect: Any = None) -> SimpleNamespace:
@@ -81,7 +80,8 @@ def prepare(on_push: Any = None, on_reconnect: Any = None) -> SimpleNamespace:
                            reconnect=require_callable(on_reconnect, "on_reconnect"))
 
 
-EXERCISE = Exercise(NAME, "08_invalidation", prepare)
+EXERCISE = Exercise(NAME, "08_invalidation", prepare,
+                    objects=("on_push", "on_reconnect"), hints=HINTS, steps=STEPS)
 
 ACTIVE: list[tuple[Any, ...]] = [("proposals",), ("proposals", 7), ("analysis",), ("knowledge",)]
 INACTIVE: list[tuple[Any, ...]] = [("proposals", 8), ("analysis", "summary")]
@@ -91,15 +91,16 @@ def _db() -> dict[str, Any]:
     return {"proposals": {7: "draft", 8: "draft"}, "analysis": "v1", "knowledge": "v1"}
 
 
+def _detail(db: dict[str, Any], pid: int) -> Callable[[], Any]:
+    return lambda: db["proposals"].get(pid, "404")
+
+
 def _cache(db: dict[str, Any]) -> QueryCache:
     """Four queries on screen (active) and two loaded but not shown (inactive)."""
     cache = QueryCache()
     cache.define(("proposals",), lambda: sorted(db["proposals"].items()))
     for pid in (7, 8):
-        def proposal(pid: int = pid) -> Any:
-            return db["proposals"].get(pid, "404")
-
-        cache.define(("proposals", pid), proposal)
+        cache.define(("proposals", pid), _detail(db, pid))
     cache.define(("analysis",), lambda: db["analysis"])
     cache.define(("analysis", "summary"), lambda: "summary of " + str(db["analysis"]))
     cache.define(("knowledge",), lambda: db["knowledge"])
@@ -136,9 +137,8 @@ def _call(fn: Any, name: str, *args: Any, kind: str = "raises") -> None:
         raise Failed(kind, f"{name} raised {describe_exception(exc)}") from exc
 
 
-def _expected(
-    refetched: set[Any], stale: set[Any], removed: frozenset[Any] | set[Any] = frozenset()
-) -> str:
+def _expected(refetched: set[Any], stale: set[Any],
+              removed: Collection[Any] = frozenset()) -> str:
     lines = []
     for key in [*ACTIVE[:2], INACTIVE[0], ACTIVE[2], INACTIVE[1], ACTIVE[3]]:
         if key in removed:
@@ -148,6 +148,25 @@ def _expected(
         status = "stale" if key in stale else "fresh"
         lines.append(f"{key!r:<24} {what:<10} {status}")
     return "\n".join(lines)
+
+
+def _differs(expected: str, actual: str) -> str:
+    """What happened to which query, where it differs: ``('analysis',) refetched (expected
+    untouched); ('proposals', 7) still cached (expected removed)``."""
+    def parse(text: str) -> dict[str, str]:
+        rows = {}
+        for line in text.splitlines():
+            key, rest = line[:24].strip(), line[24:].split()
+            if key.startswith("("):
+                rows[key] = ("removed" if rest == ["removed"] else
+                             ("refetched" if rest[0] == "refetched" else "not refetched")
+                             + f", {rest[-1]}")
+        return rows
+
+    want, got = parse(expected), parse(actual)
+    parts = [f"{key} {got.get(key, 'removed')} (expected {value})"
+             for key, value in want.items() if got.get(key, "removed") != value]
+    return "; ".join(parts[:3])
 
 
 def _diagnose(before: dict[Any, tuple[int, str]], cache: QueryCache, topic_keys: list[Any],
@@ -180,7 +199,7 @@ async def created(lab: Lab | None, learner: Any) -> Verdict:
     actual = _table(before, cache)
     if actual != expected:
         raise Failed(_diagnose(before, cache, [("proposals",)], "push"),
-                     "other queries were refetched than expected", expected, actual)
+                     _differs(expected, actual), expected, actual)
     return Verdict(expected, actual)
 
 
@@ -205,8 +224,9 @@ async def deleted(lab: Lab | None, learner: Any) -> Verdict:
             kind = "delete-not-removed"
         else:
             kind = _diagnose(before, cache, [("proposals",)], "push")
-        raise Failed(kind, "the deleted item must be removed and the list refetched",
-                     expected, actual)
+        raise Failed(kind, "the deleted item must be removed and the list refetched: "
+                     + (_differs(expected, actual) or f"{refetched_7} request(s) for the "
+                        "deleted item"), expected, actual)
     return Verdict(expected, actual)
 
 
@@ -239,8 +259,8 @@ async def reconnect(lab: Lab | None, learner: Any) -> Verdict:
     actual = _table(before, cache)
     if actual != expected:
         raise Failed(_diagnose(before, cache, [("proposals",), ("analysis",)], "reconnect"),
-                     "after a reconnect the subscribed topics must be invalidated",
-                     expected, actual)
+                     "after a reconnect the subscribed topics must be invalidated: "
+                     + _differs(expected, actual), expected, actual)
     return Verdict(expected, actual)
 
 

@@ -24,7 +24,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from ._common import learner_task, require_async, stop
-from ._hints import register
 from ._net import Lab, format_log
 from ._runner import Exercise, Failed, Verdict
 from .backoff import schedule_kind
@@ -33,19 +32,19 @@ NAME = "max_attempts"
 UNAVAILABLE = "WebSocket unavailable"
 
 HINTS = {
-    "infinite-retries": "It never gives up: the seed's mistake 4, a DDoS on your own server "
+    "infinite-retries": "It never gives up: Module 07's mistake 4, a DDoS on your own server "
     "while it is down. Count the failed retries and stop after MAX_ATTEMPTS.",
     "off-by-one-max": "It gives up one attempt too early or too late: the first connect is "
     "not a retry; after it come exactly MAX_ATTEMPTS retries (waits 1, 2, 4, 8, 16 s), and "
     "the 5th failed retry is the last.",
     "no-notify": "It gave up silently: call notify(\"WebSocket unavailable\") once, so the "
     "user knows and can press Reconnect.",
-    "notify-text": "notify() must get exactly \"WebSocket unavailable\" (the seed's message; "
+    "notify-text": "notify() must get exactly \"WebSocket unavailable\" (Module 07's message; "
     "the UI shows it next to the Reconnect button).",
     "notify-twice": "notify() must be called once per give-up, not once per failed attempt.",
     "keeps-running": "After notify() the function must return: the Reconnect button starts a "
     "new keep_connected, and a loop still sleeping in the background would double it.",
-    "no-reset": "The seed's max-attempts snippet never resets the counter: after a "
+    "no-reset": "Module 07's max-attempts snippet never resets the counter: after a "
     "successful connect the next outage gets fewer retries. Set the counter back to 0 as "
     "soon as connect() succeeds.",
     "no-restart": "Calling keep_connected again (the Reconnect button) did not start over: "
@@ -61,6 +60,8 @@ HINTS = {
     "off-by-one": "The waits are off by one: retry 1 waits backoff_delay(1) == 1 s.",
     "wrong-schedule": "The retries must come 1, 3, 7, 15 and 31 s after the first failure "
     "(waits of backoff_delay(1), (2), ... counted from each failure).",
+    "no-on-message": "Frames did not reach on_message: while connected, call "
+    "`on_message(text)` for every frame (`async for text in ws:`), as in chapter 03.",
     "no-reconnect": "It stopped retrying before giving up: after a failed attempt, wait and "
     "try again until MAX_ATTEMPTS retries have failed.",
 }
@@ -70,25 +71,30 @@ STEPS = [
     "waiting check it: `if attempt > MAX_ATTEMPTS:` give up.",
     "Giving up = `notify(\"WebSocket unavailable\")` then `return`. The Reconnect button will "
     "simply call keep_connected again.",
-    "Reset the counter (`attempt = 0`) right after connect() succeeds -- the seed forgets this.",
+    "Reset the counter (`attempt = 0`) right after connect() succeeds -- Module 07's "
+    "snippet forgets this.",
     "Count like this: failure -> `attempt += 1` -> `if attempt > MAX_ATTEMPTS: notify(...); "
     "return` -> `await asyncio.sleep(backoff_delay(attempt))` -> connect again.",
 ]
 
-register(NAME, "04_max_attempts", HINTS, STEPS)
 
 
 def prepare(keep_connected: Any = None) -> SimpleNamespace:
     return SimpleNamespace(keep=require_async(keep_connected, "keep_connected"))
 
 
-EXERCISE = Exercise(NAME, "04_max_attempts", prepare, speed=40.0)
+EXERCISE = Exercise(NAME, "04_max_attempts", prepare, speed=40.0,
+                    objects=("keep_connected",), hints=HINTS, steps=STEPS)
 
 
 class _Notes:
     def __init__(self, lab: Lab) -> None:
         self.lab = lab
         self.texts: list[str] = []
+        self.frames: list[Any] = []
+
+    def on_message(self, text: Any) -> None:
+        self.frames.append(text)
 
     def __call__(self, text: Any = None, *args: Any, **kwargs: Any) -> None:
         self.texts.append(str(text))
@@ -107,7 +113,7 @@ _CALLS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 def _start(lab: Lab, learner: Any, notes: _Notes) -> asyncio.Task[Any]:
     with contextlib.suppress(TypeError):  # not weak-referenceable: no diagnosis, no harm
         _CALLS[learner.keep] = _CALLS.get(learner.keep, 0) + 1
-    task = learner_task(learner.keep(lab.url(), lab.connect, lambda text: None, notes),
+    task = learner_task(learner.keep(lab.url(), lab.connect, notes.on_message, notes),
                         "keep_connected")
 
     def done(t: asyncio.Task[Any]) -> None:
@@ -154,8 +160,8 @@ async def _give_up_run(lab: Lab, learner: Any, notes: _Notes, expected: str,
         raise Failed("no-restart", f"this call gave up after {made} connect(s): it still "
                      "counts the failures of an earlier call", expected, actual)
     if made != 6:
-        raise Failed("off-by-one-max", f"{made} connects before giving up (expected 6: the "
-                     "first connect + 5 retries)", expected, actual)
+        raise Failed("off-by-one-max", f"gave up after {made - 1} retries, expected 5 (the "
+                     "first connect is not a retry)", expected, actual)
     if not said:
         raise Failed("no-notify", "it returned without notify()", expected, actual)
     if len(said) > 1:
@@ -225,6 +231,11 @@ async def button(lab: Lab | None, learner: Any) -> Verdict:
     if lab.opens == opens:
         await stop(task)
         raise failed(Failed("no-restart", "the second keep_connected did not connect at once"))
+    await lab.until(lambda: bool(notes.frames), 5.0)
+    if not notes.frames:
+        await stop(task)
+        raise failed(Failed("no-on-message", "connected, but the welcome frame never reached "
+                            "on_message"))
     lines.append("Reconnect: connected at once")
     mark = lab.connects
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
@@ -296,17 +307,38 @@ async def two_outages(lab: Lab | None, learner: Any) -> Verdict:
 
 
 EXPECTED_CANCEL = """\
+cancelled while connected: ended, 0 connections open
 cancelled during the wait: ended
 no connect and no notify in the next 60 s"""
 
 
-@EXERCISE.scenario("cancelled during a backoff wait: ends, no reconnect, no notify")
+@EXERCISE.scenario("cancelled while connected and during a backoff wait: ends, no "
+                   "reconnect, no notify")
 async def cancelled(lab: Lab | None, learner: Any) -> Verdict:
     assert lab is not None
     notes = _Notes(lab)
+    task = _start(lab, learner, notes)
+    await lab.until(lambda: lab.opens >= 1 and bool(notes.frames), 10.0)
+    first = lab.connects
+    ended, error = await stop(task)
+    if error is not None:
+        raise error
+    left = await lab.settle(expect=0)
+    await asyncio.sleep(10)
+    if not ended or left or lab.connects != first or notes.texts:
+        kind = ("reconnect-after-close" if lab.connects != first else "swallows-cancel"
+                if not ended else "notify-on-close" if notes.texts else "left-open")
+        raise Failed(kind, "cancelled while connected, keep_connected must end and close its "
+                     "connection", EXPECTED_CANCEL, "cancelled while connected: "
+                     + ("still running" if not ended else f"ended, {left} connections open, "
+                        f"{lab.connects - first} connect(s) after"))
     await lab.fault("refuse", text="server: refuse handshakes (HTTP 503)")
     task = _start(lab, learner, notes)
-    await lab.until(lambda: lab.connects >= 2 or task.done(), 10.0)
+    # in the 2 s wait, not inside connect()
+    if not await lab.into_backoff_wait(2) and not task.done():
+        await stop(task)
+        raise Failed("no-backoff", "after a failed retry it did not wait before the next one",
+                     EXPECTED_CANCEL, "no wait after a failed retry")
     before = lab.connects
     ended, error = await stop(task)
     if error is not None:
@@ -316,7 +348,8 @@ async def cancelled(lab: Lab | None, learner: Any) -> Verdict:
         raise Failed(kind, "keep_connected went on after it was cancelled", EXPECTED_CANCEL,
                      "cancelled during the wait: still running")
     await asyncio.sleep(60)
-    actual = "cancelled during the wait: ended\n"
+    actual = ("cancelled while connected: ended, 0 connections open\n"
+              "cancelled during the wait: ended\n")
     if notes.texts:
         raise Failed("notify-on-close", f"notify({notes.texts[0]!r}) after the cancel",
                      EXPECTED_CANCEL, actual + "notify() was called")

@@ -22,9 +22,9 @@ import contextlib
 import json
 from typing import Any
 
+from ..protocol import bad_request_target
 from ..transport import ConnectFailed, ConnectionLost
 from ._common import require_class
-from ._hints import register
 from ._net import Connection, Lab
 from ._runner import Exercise, Failed, Verdict
 from ._sandbox import describe_exception
@@ -60,7 +60,6 @@ STEPS = [
     "every change, including those made while disconnected.",
 ]
 
-register(NAME, "07_topics", HINTS, STEPS)
 
 
 def prepare(topic_set: Any = None) -> Any:
@@ -68,7 +67,8 @@ def prepare(topic_set: Any = None) -> Any:
                          {"url": False, "subscribe": True, "unsubscribe": True})
 
 
-EXERCISE = Exercise(NAME, "07_topics", prepare)
+EXERCISE = Exercise(NAME, "07_topics", prepare,
+                    objects=("TopicSet",), hints=HINTS, steps=STEPS)
 
 
 class _Client:
@@ -93,7 +93,10 @@ class _Client:
         try:
             self.ws = await self.lab.connect(url)
         except (ConnectFailed, ValueError) as exc:
-            raise Failed("wrong-url", f"connecting to url() failed: {exc}") from None
+            path, _, query = url.partition("?")
+            why = bad_request_target(path, query)
+            raise Failed("wrong-url", f"connecting to {url!r} failed: {exc}"
+                         + (f" -- {why}" if why else ""), actual=url) from None
         count = len(self.lab.frames)
         await self.lab.until(lambda: len(self.lab.frames) > count, 5.0)
         self.reader = asyncio.get_running_loop().create_task(self._read(), name="wslearn-reader")
