@@ -25,6 +25,7 @@ examples:
   python -m wslearn check exercises/03_backoff.ipynb   (or just: check 03)
   python -m wslearn progress         your pass / fail table
   python -m wslearn grade submissions/ --out gradebook --jobs 2   a class's gradebook
+  python -m wslearn nbgrader course/  the course as an nbgrader assignment (source/)
 """
 
 
@@ -167,6 +168,22 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nbgrader(args: argparse.Namespace) -> int:
+    from .grade_nbgrader import write_course
+
+    try:
+        written = write_course(args.course, args.assignment, exercises=args.exercise,
+                               out_of=args.points)  # fmt: skip
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {_progress.display_path(path)}")
+    print(f"next: cd {args.course} && nbgrader generate_assignment {args.assignment} "
+          "(see docs/workshop-nbgrader.md)")  # fmt: skip
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     from importlib import metadata
 
@@ -253,6 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="run every notebook again (ignore results of the last run)")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("nbgrader", help="write an nbgrader course's source notebooks")
+    p.add_argument("course", metavar="COURSE_DIR", help="the nbgrader course folder")
+    p.add_argument("--assignment", default="wslearn", help="assignment name (default wslearn)")
+    p.add_argument("--points", type=float, default=10, help="points per exercise (default 10)")
+    p.add_argument("--exercise", action="append", metavar="NN_name",
+                   help="only this exercise (repeatable; e.g. 03 or 03_backoff)")
+    p.set_defaults(func=cmd_nbgrader)
 
     p = sub.add_parser("env", help="show versions, paths and kernels (setup problems)")
     p.set_defaults(func=cmd_env)

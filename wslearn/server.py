@@ -281,6 +281,20 @@ def _sse_event(text: str, version: int) -> bytes:
     return f"id: {version}\n{lines}\n".encode()
 
 
+def _proxied_same_origin(origin: str, host: str) -> bool:
+    """A page served through jupyter-server-proxy (plain Jupyter or JupyterHub) opens
+    its socket with the Jupyter server's origin, and the proxy passes the browser's Origin
+    and Host headers on unchanged: allow that same-origin pair, but only in a kernel that
+    runs under a Jupyter server with the proxy (``page.jupyter_proxy_base()``), where the
+    browser can reach this server no other way."""
+    from .page import jupyter_proxy_base
+
+    scheme, _, authority = origin.partition("://")
+    if scheme not in ("http", "https") or authority.lower() != host.strip().lower():
+        return False
+    return jupyter_proxy_base() is not None
+
+
 class Server(ServerHandle):
     """A handle on one in-kernel websocket server (see ``serve()``).
 
@@ -813,12 +827,14 @@ class Server(ServerHandle):
 
     # -- HTTP: handshakes and plain requests ------------------------------------------
 
-    def _allowed_origin(self, origin: str | None) -> bool:
+    def _allowed_origin(self, origin: str | None, host: str | None = None) -> bool:
         if origin is None or origin in self.origins:
             return True
         port = self._port
-        return origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
-                          f"http://{self._authority()}")
+        if origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
+                      f"http://{self._authority()}"):
+            return True
+        return host is not None and _proxied_same_origin(origin, host)
 
     async def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
@@ -835,7 +851,9 @@ class Server(ServerHandle):
             return self._refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
                                 "server is refusing connections (fault: refuse()); retry later\n")
         origins = request.headers.get_all("Origin")
-        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None):
+        hosts = request.headers.get_all("Host")
+        host = hosts[0] if len(hosts) == 1 else None
+        if len(origins) > 1 or not self._allowed_origin(origins[0] if origins else None, host):
             return self._refuse(
                 conn, path, http.HTTPStatus.FORBIDDEN,
                 f"origin {', '.join(origins)} is not allowed; pass serve(origins=[...]) "
