@@ -64,8 +64,8 @@ def points(result: Any, out_of: float = DEFAULT_POINTS) -> float:
     rows = [r for r in getattr(result, "rows", []) or [] if getattr(r, "status", "") != "skip"]
     if not rows:
         return 0.0
-    passed = sum(getattr(r, "status", "") == "pass" for r in rows)
-    return round(out_of * passed / len(rows), 2)
+    passed: int = sum(getattr(r, "status", "") == "pass" for r in rows)
+    return round(float(out_of) * passed / len(rows), 2)
 
 
 def _meta(grade_id: str, *, solution: bool, grade: bool, locked: bool,
@@ -117,7 +117,7 @@ def _autograder(source: str, out_of: float) -> str:
 def nbgrader_source(solution: NotebookNode, name: str,
                     out_of: float = DEFAULT_POINTS) -> NotebookNode:  # fmt: skip
     """The nbgrader source notebook for one solution notebook (a new object)."""
-    nb = nbformat.from_dict(json.loads(json.dumps(solution)))
+    nb: NotebookNode = nbformat.from_dict(json.loads(json.dumps(solution)))  # type: ignore[no-untyped-call]
     graded = 0
     for cell in nb.cells:
         if not isinstance(cell.source, str):  # raw JSON keeps lines as a list

@@ -49,7 +49,8 @@ def _first_failure(rows: list[dict[str, Any]]) -> str:
 def _pick(results: list[dict[str, Any]], exercise: str) -> dict[str, Any] | None:
     """The last verdict for this notebook's exercise (a learner may check twice)."""
     mine = [r for r in results if r.get("notebook") == exercise]
-    return (mine or results or [None])[-1]
+    chosen = mine or results
+    return chosen[-1] if chosen else None
 
 
 def _from_progress(home: Path, exercise: str) -> dict[str, Any] | None:
