@@ -53,7 +53,7 @@ def _partly_wrong_backoff() -> nbformat.NotebookNode:
 
 @pytest.fixture
 def classroom(tmp_path: Path) -> Path:
-    """Five learners, exercises 03 and 06."""
+    """Six learners (ada, bob, cy, dan, eve, fay), exercises 03 and 06."""
     subs = tmp_path / "submissions"
     sol, ex = ROOT / "solutions", ROOT / "exercises"
     _save(_notebook(sol / "03_backoff.ipynb"), subs / "ada" / "03_backoff.ipynb")
@@ -67,6 +67,10 @@ def classroom(tmp_path: Path) -> Path:
     hang = _insert_before_check(_notebook(ex / "06_handlers.ipynb"),
                                 "import time\nwhile True:\n    time.sleep(0.2)")  # fmt: skip
     _save(hang, subs / "dan" / "06_handlers.ipynb")  # and no 03 at all
+    oops = _insert_before_check(_notebook(sol / "06_handlers.ipynb"), "raise ValueError('oops')")
+    _save(oops, subs / "eve" / "06_handlers.ipynb")
+    # fay never started 06 either: the same bytes as bob's, graded once for both
+    _save(_notebook(ex / "06_handlers.ipynb"), subs / "fay" / "06_handlers.ipynb")
     return subs
 
 
@@ -83,12 +87,14 @@ def test_a_class_is_graded_and_a_second_run_reuses_the_results(classroom, tmp_pa
                  "--exercise", "03", "--exercise", "handlers"])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert "[8/8]" in printed and "graded 8 notebook(s)" in printed
+    assert "[12/12]" in printed and "graded 12 notebook(s)" in printed
+    assert "7 to run" in printed  # 12 - 3 missing - 1 malformed - 1 identical twin
     assert _children() <= before, "a worker or kernel outlived the run"
 
     with (out / "gradebook.csv").open(encoding="utf-8") as f:
         rows = {(r["learner"], r["exercise"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 8
+    assert len(rows) == 12
+    assert rows["fay", "06_handlers"]["status"] == "not implemented"
     ada = rows["ada", "03_backoff"]
     assert (ada["status"], ada["credit"], ada["first_failure"]) == ("pass", "1.00", "")
     assert int(ada["passed"]) == int(ada["total"]) > 0
@@ -106,10 +112,12 @@ def test_a_class_is_graded_and_a_second_run_reuses_the_results(classroom, tmp_pa
     assert rows["dan", "06_handlers"]["status"] == "timeout"
     assert "25 s" in rows["dan", "06_handlers"]["first_failure"]
     assert rows["dan", "03_backoff"]["status"] == "missing"
+    eve = rows["eve", "06_handlers"]
+    assert eve["status"] == "error" and "ValueError: oops" in eve["first_failure"]
 
     page = (out / "gradebook.html").read_text(encoding="utf-8")
     assert "<details>" in page and "feedback/bob.html" in page
-    for learner in ("ada", "bob", "cy", "dan"):
+    for learner in ("ada", "bob", "cy", "dan", "eve", "fay"):
         assert (out / "feedback" / f"{learner}.html").is_file()
     feedback = (out / "feedback" / "bob.html").read_text(encoding="utf-8")
     assert "expected" in feedback and "hint" in feedback

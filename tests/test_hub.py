@@ -191,11 +191,17 @@ def _login(page: Any, origin: str, user: str) -> None:
     page.fill("#username_input", user)
     page.fill("#password_input", "workshop")
     page.click("#login_submit")
-    page.wait_for_url(f"{origin}/**", timeout=WAIT_MS)
+    page.wait_for_url(f"{origin}/user/{user}/**", timeout=WAIT_MS)  # the hub sends us home
+    # Leave the JupyterLab the hub opened, so none of its requests is counted as the lab's.
+    page.goto("about:blank")
 
 
 def _spawn(origin: str, token: str, user: str) -> None:
+    """Ask the hub to start ``user``'s server (it answers at once, 202: pending)."""
     http_json("POST", f"{origin}/hub/api/users/{user}/server", token, {}, timeout=150)
+
+
+def _wait_ready(origin: str, token: str, user: str) -> None:
     for _ in range(600):
         model = http_json("GET", f"{origin}/hub/api/users/{user}", token)
         server = model.get("servers", {}).get("")
@@ -231,8 +237,10 @@ def test_two_learners_on_a_real_jupyterhub(browser, tmp_path):
         labs: dict[str, tuple[str, int]] = {}
         kernels: dict[str, Kernel] = {}
         try:
-            for user in ("ada", "bob"):
+            for user in ("ada", "bob"):  # both servers start at the same time
                 _spawn(origin, token, user)
+            for user in ("ada", "bob"):
+                _wait_ready(origin, token, user)
                 kernels[user] = Kernel(f"{origin}/user/{user}/", token).__enter__()
                 labs[user] = _start_lab(kernels[user])
                 url, lab_port = labs[user]

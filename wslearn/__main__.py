@@ -163,7 +163,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nstopped: every running notebook was killed; nothing was written", file=sys.stderr)
+        print("\nstopped: the running notebooks were killed; finished ones are cached, so the "
+              "same command resumes", file=sys.stderr)
         return 130
     return 0
 

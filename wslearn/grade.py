@@ -54,6 +54,8 @@ __all__ = [
 DEFAULT_TIMEOUT: Final = 300
 #: Extra seconds a worker gets beyond the notebook's limit (kernel start-up, shutdown).
 GRACE: Final = 20
+#: Seconds without a finished notebook before the progress says what is still running.
+STILL_RUNNING: Final = 30
 #: Statuses that mean "the grader could not judge" rather than "the learner's code failed".
 FAILING: Final = ("error", "timeout", "crashed", "malformed", "missing", "no check")
 _NOT_CACHED: Final = ("grader error",)
@@ -266,7 +268,14 @@ class _Runner:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen[bytes]] = set()
+        self._started: dict[int, tuple[str, float]] = {}
         self._stopped = False
+
+    def running(self) -> list[tuple[str, float]]:
+        """``learner/exercise`` and seconds so far, for each notebook running now."""
+        now = time.monotonic()
+        with self._lock:
+            return sorted((name, now - since) for name, since in self._started.values())
 
     def run(self, task: Task) -> Outcome:
         assert task.path is not None
@@ -288,6 +297,7 @@ class _Runner:
                         stderr=subprocess.STDOUT, env=kernel_env(), start_new_session=True,
                     )  # fmt: skip
                     self._running.add(proc)
+                    self._started[proc.pid] = (f"{task.learner}/{task.exercise}", started)
                 try:
                     proc.wait(self.timeout + GRACE)
                     killed = False
@@ -298,6 +308,7 @@ class _Runner:
                 finally:
                     with self._lock:
                         self._running.discard(proc)
+                        self._started.pop(proc.pid, None)
             seconds = round(time.monotonic() - started, 1)
             if killed:
                 reason = (f"did not finish within the {self.timeout} s limit "
@@ -341,7 +352,7 @@ def _malformed(path: Path) -> str | None:
 def _progress_line(done: int, total: int, o: Outcome) -> str:
     width = len(str(total))
     counts = f" {o.passed}/{o.total}" if o.total else ""
-    how = " (reused)" if o.reused else "" if o.status == "missing" else f" ({o.seconds:.1f} s)"
+    how = " (reused)" if o.reused else "" if not o.seconds else f" ({o.seconds:.1f} s)"
     why = f" -- {o.first_failure}" if o.status != "pass" and o.first_failure else ""
     if len(why) > 100:
         why = why[:97] + "..."
@@ -408,8 +419,9 @@ def grade(
                 pass  # a damaged cache entry: run it again
         pending.append((task, entry))
     total = len(tasks)
+    distinct = len({entry for _, entry in pending})
     echo(f"grading {len(learners)} learner(s) x {len(names)} exercise(s) = {total} notebook(s): "
-         f"{len(pending)} to run, {jobs} at once, at most {timeout} s each; "
+         f"{distinct} to run, {jobs} at once, at most {timeout} s each; "
          f"{total - len(pending)} missing, malformed or unchanged since the last run")  # fmt: skip
     for task in tasks:
         if task in results:
@@ -419,13 +431,23 @@ def grade(
     runner = _Runner(timeout)
     try:
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="wslearn-grade") as pool:
+            # Identical notebooks (typically untouched exercises) run once per batch.
+            same: dict[Path, list[Task]] = {}
+            for task, entry in pending:
+                same.setdefault(entry, []).append(task)
             futures: dict[Future[Outcome], tuple[Task, Path]] = {
-                pool.submit(runner.run, task): (task, entry) for task, entry in pending
+                pool.submit(runner.run, group[0]): (group[0], entry)
+                for entry, group in same.items()
             }
             remaining = set(futures)
+            last_line = time.monotonic()
             try:
                 while remaining:
                     finished, remaining = wait(remaining, timeout=1.0, return_when=FIRST_COMPLETED)
+                    if not finished and time.monotonic() - last_line >= STILL_RUNNING:
+                        busy = ", ".join(f"{n} ({s:.0f} s)" for n, s in runner.running())
+                        echo(f"  ... still running: {busy}" if busy else "  ... starting")
+                        last_line = time.monotonic()
                     for future in finished:
                         task, entry = futures[future]
                         try:
@@ -433,14 +455,17 @@ def grade(
                         except Exception as exc:  # our bug: one row, not the batch
                             outcome = Outcome(task.learner, task.exercise, "grader error",
                                               reason=f"{type(exc).__name__}: {exc}")  # fmt: skip
-                        results[task] = outcome
+                        data = asdict(outcome)
+                        for k in ("learner", "exercise", "reused"):
+                            data.pop(k)
                         if outcome.status not in _NOT_CACHED:
-                            data = asdict(outcome)
-                            for k in ("learner", "exercise", "reused"):
-                                data.pop(k)
                             _write_atomic(entry, json.dumps(data, ensure_ascii=False))
-                        done += 1
-                        echo(_progress_line(done, total, outcome))
+                        for twin in same[entry]:
+                            results[twin] = (outcome if twin is task else
+                                             Outcome(twin.learner, twin.exercise, **data))
+                            done += 1
+                            echo(_progress_line(done, total, results[twin]))
+                        last_line = time.monotonic()
             except BaseException:
                 runner.stop()
                 for future in remaining:

@@ -26,7 +26,8 @@ __all__ = ["CSV_COLUMNS", "feedback_name", "summary", "to_csv", "write_reports"]
 
 CSV_COLUMNS: Final = ("learner", "exercise", "status", "passed", "total", "credit",
                       "first_failure")  # fmt: skip
-_COLORS: Final = {"pass": "#1a7f37", "fail": "#cf222e", "not implemented": "#6e7781"}
+_ROW_LABELS: Final = {"pass": "✓ pass", "fail": "✗ fail", "skip": "- skipped",
+                      "not implemented": "… not implemented"}  # fmt: skip
 _STYLE: Final = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5rem;color:#1f2328}
 table{border-collapse:collapse;margin:.5rem 0}
@@ -68,6 +69,8 @@ def _cell(o: Outcome) -> str:
     if o.status == "pass":
         return head
     text = o.first_failure or o.reason
+    if not text:
+        return head
     return f"<details><summary>{head}</summary><small>{e(text)}</small></details>"
 
 
@@ -135,7 +138,8 @@ def _rows_table(o: Outcome) -> str:
         lines.append(
             f"<tr><td>{e(str(row.get('name', '')))}"
             + (f"<br><small>{e(shown)}</small>" if shown else "")
-            + f"</td><td class='{_css_class(status)}'>{e(status)}</td>{side}</tr>"
+            + f"</td><td class='{_css_class(status)}'>{e(_ROW_LABELS.get(status, status))}</td>"
+            f"{side}</tr>"
         )
     return ("<table><thead><tr><th>scenario</th><th>result</th><th>expected</th>"
             f"<th>actual</th></tr></thead><tbody>{''.join(lines)}</tbody></table>")  # fmt: skip

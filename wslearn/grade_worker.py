@@ -127,6 +127,8 @@ def grade_notebook(notebook: Path, exercise: str, timeout: int) -> dict[str, Any
             rows=list(verdict.get("rows") or []),
         )
         outcome["first_failure"] = verdict.get("first_failure") or _first_failure(outcome["rows"])
+        if outcome["status"] == "not implemented" and not outcome["first_failure"]:
+            outcome["first_failure"] = "not started: the stubs still raise NotImplementedError"
         if stopped:  # the verdict stands; say what else went wrong
             outcome["reason"] = _one_line(f"after the check, {stopped}")
     else:
