@@ -134,6 +134,11 @@ def test_lab_behind_jupyter_server_proxy(browser, tmp_path):
             url, lab_port = _start_lab(kernel)
             prefix = f"/base/proxy/{lab_port}/"
             _assert_lab_url(url, prefix)  # the proxy was found by itself
+            # chapter 09's own call: the iframe and the link point through the proxy too
+            markup = kernel.run("from wslearn.page import open_lab\n"
+                                "print(open_lab(server, speed=20, topics=['proposals']).value)")
+            assert f'<iframe src="{prefix}lab?' in markup
+            assert f'<a href="{prefix}lab?' in markup
             assert _status("127.0.0.1", port, url) in (302, 403)  # no token: no lab
             assert _ws_refused(f"ws://127.0.0.1:{port}{prefix}ws?topics=analysis")
 
