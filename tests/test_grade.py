@@ -176,6 +176,9 @@ def test_tasks_list_every_learner_and_exercise(tmp_path):
     (tmp_path / "ada" / "deep").mkdir(parents=True)
     (tmp_path / "ada" / "deep" / "03_backoff.ipynb").write_text("{}")
     (tmp_path / ".hidden").mkdir()
+    too_deep = tmp_path / "zoe" / "a" / "b" / "c" / "d"  # deeper than SEARCH_DEPTH
+    too_deep.mkdir(parents=True)
+    (too_deep / "02_cleanup.ipynb").write_text("{}")
     learners, tasks = find_tasks(tmp_path, ["02_cleanup", "03_backoff"])
     assert learners == ["ada", "zoe"]
     assert [(t.learner, t.exercise, t.path is not None) for t in tasks] == [

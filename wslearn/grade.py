@@ -167,16 +167,22 @@ def resolve_exercises(names: Iterable[str] | None) -> list[str]:
     return [n for n in known if n in chosen] + [n for n in chosen if n not in known]
 
 
+#: How deep below a learner's folder notebooks are looked for (nbgrader: 1 level).
+SEARCH_DEPTH: Final = 3
+
+
 def _find(folder: Path, exercise: str) -> Path | None:
-    """``folder/<exercise>.ipynb``, else the shallowest match below it (nbgrader layouts)."""
-    direct = folder / f"{exercise}.ipynb"
-    if direct.is_file():
-        return direct
-    matches = [
-        p for p in folder.rglob(f"{exercise}.ipynb")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]  # fmt: skip
-    return min(matches, key=lambda p: (len(p.parts), str(p))) if matches else None
+    """``folder/<exercise>.ipynb``, else the shallowest match at most ``SEARCH_DEPTH``
+    folders below it (nbgrader's ``<learner>/<assignment>/``). Bounded: a learner folder
+    may be a whole home directory."""
+    for depth in range(SEARCH_DEPTH + 1):
+        matches = sorted(
+            p for p in folder.glob("*/" * depth + f"{exercise}.ipynb")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        )  # fmt: skip
+        if matches:
+            return matches[0]
+    return None
 
 
 def find_tasks(submissions: Path, exercises: Sequence[str]) -> tuple[list[str], list[Task]]:
