@@ -11,7 +11,15 @@ NBVAL_DIRS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 nbval notebooks: export WSLEARN_HOME = $(CURDIR)/build/wslearn-home
 EXERCISES  := $(wildcard exercises/*.ipynb)
 
-.PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench mutants clean help
+# Instructor tools (nbgrader, jupyter-server-proxy, JupyterHub + configurable-http-proxy) live
+# apart from the learner's .venv: nbgrader adds JupyterLab extensions a learner must not get.
+CLASSROOM_VENV  := build/classroom-venv
+CLASSROOM_STAMP := $(CLASSROOM_VENV)/.installed-stamp
+CHP_VERSION     := 5.3.0
+CHP             := build/node/node_modules/.bin/configurable-http-proxy
+
+
+.PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench mutants clean help classroom
 
 help:
 	@echo "make lab        open the course in JupyterLab"
@@ -19,6 +27,7 @@ help:
 	@echo "make notebooks  re-execute notebooks/ and solutions/ in place (refresh stored outputs)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make classroom  instructor tools for the classroom tests (build/classroom-venv, build/node)"
 	@echo "make mutants    mutation testing of the checkers (a few minutes; not part of make test)"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -38,8 +47,25 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m wslearn build --check
 
-unit: $(STAMP)
+unit: $(STAMP) classroom
 	$(PY) -m pytest tests
+
+# The classroom tests (nbgrader round trip, jupyter-server-proxy, JupyterHub) use these; both
+# are kept between runs (CI can cache build/classroom-venv and build/node).
+classroom: $(CLASSROOM_STAMP) $(CHP)
+
+$(CLASSROOM_STAMP): pyproject.toml constraints.txt
+	@test -x $(CLASSROOM_VENV)/bin/python || $(PYTHON) -m venv $(CLASSROOM_VENV)
+	$(CLASSROOM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CLASSROOM_VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[test,classroom]'
+	@touch $(CLASSROOM_STAMP)
+
+$(CHP):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix build/node configurable-http-proxy@$(CHP_VERSION); \
+	else \
+		echo "npm not found: the JupyterHub test skips (CI fails); install nodejs and npm"; \
+	fi
 
 nbval: $(STAMP)
 	@if [ -n "$(NBVAL_DIRS)" ]; then $(PY) -m pytest --nbval --nbval-current-env -o testpaths= $(NBVAL_DIRS); else echo "no notebooks yet"; fi

@@ -2,7 +2,8 @@
 
 Subcommands: ``build`` (exercises from solutions), ``execute`` (refresh stored outputs),
 ``check`` (run an exercise and show its checkers' verdict), ``progress`` (the learner's
-table) and ``env`` (what is installed where). Heavy imports (nbformat, nbclient) happen
+table), ``grade`` (a class's gradebook, see ``wslearn.grade``) and ``env`` (what is
+installed where). Heavy imports (nbformat, nbclient) happen
 inside the commands that need them, so ``progress`` and ``--help`` answer at once.
 """
 
@@ -23,6 +24,8 @@ examples:
   python -m wslearn execute notebooks solutions    refresh stored outputs  (make notebooks)
   python -m wslearn check exercises/03_backoff.ipynb   (or just: check 03)
   python -m wslearn progress         your pass / fail table
+  python -m wslearn grade submissions/ --out gradebook --jobs 2   a class's gradebook
+  python -m wslearn nbgrader course/  the course as an nbgrader assignment (source/)
 """
 
 
@@ -150,6 +153,38 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .grade import GradeError, grade
+
+    try:
+        grade(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
+              exercises=args.exercise, fresh=args.fresh)  # fmt: skip
+    except GradeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nstopped: the running notebooks were killed; finished ones are cached, so the "
+              "same command resumes", file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_nbgrader(args: argparse.Namespace) -> int:
+    from .grade_nbgrader import write_course
+
+    try:
+        written = write_course(args.course, args.assignment, exercises=args.exercise,
+                               out_of=args.points)  # fmt: skip
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {_progress.display_path(path)}")
+    print(f"next: cd {args.course} && nbgrader generate_assignment {args.assignment} "
+          "(see docs/workshop-nbgrader.md)")  # fmt: skip
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     from importlib import metadata
 
@@ -221,6 +256,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exercises", metavar="DIR", help="default: <course root>/exercises")
     p.add_argument("--reset", action="store_true", help="forget every recorded result")
     p.set_defaults(func=cmd_progress)
+
+    p = sub.add_parser("grade", help="grade a class: one folder per learner -> gradebook")
+    p.add_argument("submissions", metavar="SUBMISSIONS",
+                   help="a folder with one folder per learner holding their exercise notebooks")
+    p.add_argument("--out", default="gradebook", metavar="DIR",
+                   help="where gradebook.csv/.html and feedback/ go (default ./gradebook)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="notebooks run at once (default: number of CPU cores)")
+    p.add_argument("--timeout", type=int, default=300, metavar="S",
+                   help="seconds each notebook may take (default 300)")
+    p.add_argument("--exercise", action="append", metavar="NAME",
+                   help="grade only this exercise (repeatable; a name or number)")
+    p.add_argument("--fresh", action="store_true",
+                   help="run every notebook again (ignore results of the last run)")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("nbgrader", help="write an nbgrader course's source notebooks")
+    p.add_argument("course", metavar="COURSE_DIR", help="the nbgrader course folder")
+    p.add_argument("--assignment", default="wslearn", help="assignment name (default wslearn)")
+    p.add_argument("--points", type=float, default=10, help="points per exercise (default 10)")
+    p.add_argument("--exercise", action="append", metavar="NN_name",
+                   help="only this exercise (repeatable; e.g. 03 or 03_backoff)")
+    p.set_defaults(func=cmd_nbgrader)
 
     p = sub.add_parser("env", help="show versions, paths and kernels (setup problems)")
     p.set_defaults(func=cmd_env)

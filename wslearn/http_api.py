@@ -146,6 +146,20 @@ def host_name(host_header: str) -> str:
     return host
 
 
+def _proxied_same_origin(origin: str, host: str) -> bool:
+    """A page served through jupyter-server-proxy (plain Jupyter or JupyterHub) opens
+    its socket with the Jupyter server's origin, and the proxy passes the browser's Origin
+    and Host headers on unchanged: allow that same-origin pair, but only in a kernel that
+    runs under a Jupyter server with the proxy (``page.jupyter_proxy_base()``), where the
+    browser can reach this server no other way."""
+    from .page import jupyter_proxy_base
+
+    scheme, _, authority = origin.partition("://")
+    if scheme not in ("http", "https") or authority.lower() != host.strip().lower():
+        return False
+    return jupyter_proxy_base() is not None
+
+
 class HttpApi:
     """The request checks and HTTP answers of one ``Server`` (see the module docstring)."""
 
@@ -225,13 +239,15 @@ class HttpApi:
 
     # -- the websocket port: handshakes and plain requests --------------------------
 
-    def allowed_origin(self, origin: str | None) -> bool:
+    def allowed_origin(self, origin: str | None, host: str | None = None) -> bool:
         server = self.server
         if origin is None or origin in server.origins:
             return True
         port = server._port
-        return origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
-                          f"http://{server._authority()}")
+        if origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}",
+                      f"http://{server._authority()}"):
+            return True
+        return host is not None and _proxied_same_origin(origin, host)
 
     async def process_request(self, conn: ServerConnection,
                               request: Request) -> Response | None:
@@ -256,7 +272,9 @@ class HttpApi:
             return self.refuse(conn, path, http.HTTPStatus.SERVICE_UNAVAILABLE,
                                 "server is refusing connections (fault: refuse()); retry later\n")
         origins = request.headers.get_all("Origin")
-        if len(origins) > 1 or not self.allowed_origin(origins[0] if origins else None):
+        hosts = request.headers.get_all("Host")
+        host = hosts[0] if len(hosts) == 1 else None
+        if len(origins) > 1 or not self.allowed_origin(origins[0] if origins else None, host):
             return self.refuse(
                 conn, path, http.HTTPStatus.FORBIDDEN,
                 f"origin {', '.join(origins)} is not allowed; pass serve(origins=[...]) "

@@ -33,7 +33,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = ["lab_url", "open_lab", "parts", "respond", "source"]
+__all__ = ["jupyter_proxy_base", "lab_url", "open_lab", "parts", "respond", "source"]
 
 #: The files of the page and their content types.
 FILES: dict[str, str] = {
@@ -132,9 +132,43 @@ def _query(params: dict[str, Any]) -> str:
     return urlencode(pairs, safe=",") if pairs else ""
 
 
+def jupyter_proxy_base() -> str | None:
+    """The base URL of the Jupyter server this kernel runs under, if it has the proxy.
+
+    Why the kernel's environment: a link must work from the learner's browser, which
+    reaches the in-kernel server only through Jupyter (a hub, a container, a laptop over
+    SSH). JupyterHub sets ``$JUPYTERHUB_SERVICE_PREFIX`` (``/user/ada/``) for the
+    single-user server and its kernels. A plain Jupyter Server sets ``$JPY_PARENT_PID``
+    (its pid) for its kernels and writes ``jpserver-<pid>.json`` (with ``base_url``) to
+    the runtime directory; when ``jupyter_server_proxy`` is importable too, its
+    ``<base_url>proxy/<port>/`` route exists. Anything else (nbclient, nbval, a script)
+    gets ``None``: the direct ``http://127.0.0.1:PORT`` URL.
+    """
+    hub = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if hub:
+        return hub
+    pid = os.environ.get("JPY_PARENT_PID", "")
+    if not pid.isdigit():
+        return None
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("jupyter_server_proxy") is None:
+        return None
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        info_file = os.path.join(jupyter_runtime_dir(), f"jpserver-{pid}.json")
+        with open(info_file, encoding="utf-8") as f:
+            base = json.load(f).get("base_url")
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+    return base if isinstance(base, str) and base.startswith("/") else None
+
+
 def _proxy_prefix(proxy: str | bool | None) -> str | None:
-    if proxy is None:  # JupyterHub sets this for the single-user server and its kernels
-        proxy = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or False
+    if proxy is None:  # a Jupyter server with jupyter-server-proxy (a hub, or plain)
+        proxy = jupyter_proxy_base() or False
     if proxy is False:
         return None
     if proxy is True:
@@ -149,8 +183,9 @@ def lab_url(server: Any, *, proxy: str | bool | None = None, **params: Any) -> s
     ``params``: ``topics`` (list or ``"a,b"``), ``speed``, ``base``, ``factor``, ``cap``,
     ``max_attempts``, ``ping``, ``pong_timeout``, ``open_timeout`` (seconds).
 
-    ``proxy``: ``None`` (default) uses the Jupyter proxy when running under JupyterHub
-    (``$JUPYTERHUB_SERVICE_PREFIX``), else the server's own ``http://127.0.0.1:PORT``;
+    ``proxy``: ``None`` (default) uses the Jupyter proxy when the kernel runs under
+    JupyterHub or under a Jupyter server with ``jupyter-server-proxy`` (see
+    :func:`jupyter_proxy_base`), else the server's own ``http://127.0.0.1:PORT``;
     a string is a Jupyter base URL with ``jupyter-server-proxy`` installed (``"/"`` for a
     plain JupyterLab, ``"/user/ada/"`` on a hub) and gives ``{prefix}proxy/PORT/lab``;
     ``False`` forces the direct URL.
