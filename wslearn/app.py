@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import inspect
 import json
 import logging
@@ -321,6 +322,23 @@ class App(Router):
     def __init__(self) -> None:
         super().__init__()
         self.state = SimpleNamespace()
+        self.http_routes: dict[str, HttpHandler] = {}
+
+    # react branch: minimal ``@app.http`` (TEAM.md contract); the server branch's wins at merge.
+    def http(self, prefix: str) -> Callable[[HttpHandler], HttpHandler]:
+        """Decorator: ``@app.http("/api/proposals")`` handles GETs of the prefix and below."""
+        if not isinstance(prefix, str) or not prefix.startswith("/") or prefix.endswith("/"):
+            raise ValueError(f"http prefix must start with '/' and not end with it, got {prefix!r}")
+
+        def register(handler: HttpHandler) -> HttpHandler:
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"{handler!r} must be an 'async def' function")
+            if prefix in self.http_routes:
+                raise ValueError(f"http prefix {prefix!r} is already registered")
+            self.http_routes[prefix] = handler
+            return handler
+
+        return register
 
     def include_router(self, router: Router, prefix: str = "") -> None:
         """Add every endpoint of ``router`` under ``prefix`` (FastAPI's ``include_router``)."""
@@ -378,3 +396,39 @@ class App(Router):
             await websocket.close(code, reason)
         except WebSocketDisconnect:
             websocket.closed = True
+
+
+# -- plain HTTP GET routes (TEAM.md contract; the server branch owns the final version) --
+# react branch: the minimal form of the contract, so the React lab can serve its REST API
+# and its files. The lead replaces this with the server branch's implementation at merge.
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpResponse:
+    """What an ``@app.http`` handler may return (a dict or list is sent as JSON 200)."""
+
+    status: int = 200
+    content_type: str = "application/json"
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpRequest:
+    """A plain GET as an ``@app.http`` handler sees it."""
+
+    path: str
+    query: Mapping[str, str]
+
+
+HttpHandler = Callable[[HttpRequest], Awaitable["HttpResponse | dict[str, Any] | list[Any] | None"]]
+
+
+def http_route(app: App, path: str) -> HttpHandler | None:
+    """The handler whose prefix is ``path`` or a parent of it (longest prefix wins)."""
+    routes = app.http_routes
+    for prefix in sorted(routes, key=len, reverse=True):
+        if path == prefix or path.startswith(prefix + "/"):
+            return routes[prefix]
+    return None
+

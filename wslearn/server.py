@@ -862,6 +862,10 @@ class Server(ServerHandle):
         if path.startswith("/api/topics/"):
             status, body = await self._api_topic(unquote(path[len("/api/topics/"):]), query)
             response = _response(status, "application/json", encode(body).encode())
+        # ---- react branch: minimal @app.http dispatch (TEAM.md); the lead replaces this hunk
+        elif (routed := await self._app_http(path, query)) is not None:
+            response = routed
+        # ---- end of the react branch's hunk
         else:
             page = _page_respond(path)
             if page is not None:
@@ -874,6 +878,29 @@ class Server(ServerHandle):
                 response = conn.respond(http.HTTPStatus.NOT_FOUND, f"not found: {path}{hint}\n")
         self._emit("http", path=path, status=response.status_code)
         return response
+
+    # ---- react branch: minimal @app.http dispatch (TEAM.md); the lead replaces this hunk
+    async def _app_http(self, path: str, query: str) -> Response | None:
+        from types import MappingProxyType
+
+        from .app import HttpRequest, HttpResponse, http_route
+
+        handler = http_route(self.app, path)
+        if handler is None:
+            return None
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            result = await handler(HttpRequest(path, MappingProxyType(params)))
+        except Exception:
+            logger.error("http handler for %s raised", path, exc_info=True)
+            return _response(500, "application/json", b'{"error":"server-error"}')
+        if result is None:
+            return None
+        if not isinstance(result, HttpResponse):
+            return _response(200, "application/json", encode(result).encode())
+        return _response(result.status, result.content_type, result.body,
+                         extra=list(result.headers))
+    # ---- end of the react branch's hunk
 
     async def _api_topic(self, topic: str, query: str) -> tuple[int, dict[str, Any]]:
         """``/api/topics/<topic>?after=N&wait=S``: the topic's version, long-polled."""
