@@ -159,8 +159,12 @@ class ReactLab:
     """One in-kernel server serving the React lab page, its files and the REST API."""
 
     def __init__(self, folder: str | Path | None = None, *, proposals: Any = DEFAULT_PROPOSALS,
-                 origins: list[str] | None = None) -> None:
-        self.folder = Path(folder) if folder is not None else my_work_folder()
+                 origins: list[str] | None = None, shipped: bool = False) -> None:
+        """``folder``: where ``src/*.tsx`` come from (default ``my-work/react/``, made once);
+        ``shipped=True`` serves the package's own templates instead (checker, tests)."""
+        self.shipped = shipped
+        self.folder: Path | None = (Path(folder) if folder is not None else
+                       None if shipped else my_work_folder())
         self.store = ProposalStore(proposals)
         self.hooks: dict[str, str] = {}  # extra hook sources by name (the checker's)
         self.app: App = topic_app()
@@ -184,7 +188,8 @@ class ReactLab:
 
     def __repr__(self) -> str:
         state = "running" if self.server.running else "stopped"
-        return f"<ReactLab {state}, files in {self.folder.name}/>"
+        where = f"files in {self.folder.name}/" if self.folder else "shipped files"
+        return f"<ReactLab {state}, {where}>"
 
     # -- what notebook code does -----------------------------------------------------------
 
@@ -301,8 +306,8 @@ class ReactLab:
         return None
 
     def _source(self, stem: str) -> HttpResponse | None:
-        path = self.folder / f"{stem}.tsx"
-        if path.is_file():
+        path = self.folder / f"{stem}.tsx" if self.folder is not None else None
+        if path is not None and path.is_file():
             if path.stat().st_size > MAX_SOURCE:
                 return HttpResponse(413, "text/plain; charset=utf-8",
                                     f"{path.name} is larger than {MAX_SOURCE} bytes\n".encode())

@@ -14,15 +14,62 @@ import { transform } from "./vendor/sucrase.js"
 const params = new URLSearchParams(location.search)
 const speedParam = Number(params.get("speed") || "1")
 const speed = Number.isFinite(speedParam) && speedParam >= 0.1 && speedParam <= 100 ? speedParam : 1
+const virtual = params.get("clock") === "virtual"
 const hook = params.get("hook") || "mine"
 const started = performance.now()
+
+// -- virtual time (clock=virtual): the hook's timers run only when the driver steps -----
+// The hook file (and only it) gets these timers instead of the browser's, so React and
+// TanStack Query keep their own real timers while the checker plays the hook's 1, 2, 4,
+// 8, 16 s schedule in logical time, exactly, whatever the machine's load.
+const clock = {
+  now: 0, // logical milliseconds
+  timers: new Map(),
+  seq: 0,
+  setTimeout(fn, ms = 0, ...args) {
+    const id = ++clock.seq
+    clock.timers.set(id, { due: clock.now + Math.max(0, Number(ms) || 0), fn, args, every: 0, id })
+    return id
+  },
+  setInterval(fn, ms = 0, ...args) {
+    const id = clock.setTimeout(fn, ms, ...args)
+    clock.timers.get(id).every = Math.max(1, Number(ms) || 0)
+    return id
+  },
+  clearTimeout(id) { clock.timers.delete(id) },
+  clearInterval(id) { clock.timers.delete(id) },
+  next() {
+    let first = null
+    for (const t of clock.timers.values())
+      if (!first || t.due < first.due || (t.due === first.due && t.id < first.id)) first = t
+    return first
+  },
+  /** Fire the next due timer (moving time to it); false when none is due by `limit` ms. */
+  step(limit = Infinity) {
+    const t = clock.next()
+    if (!t || t.due > limit) {
+      if (Number.isFinite(limit)) clock.now = Math.max(clock.now, limit)
+      return false
+    }
+    clock.now = t.due
+    if (t.every) t.due += t.every
+    else clock.timers.delete(t.id)
+    try { t.fn(...t.args) } catch (error) { lab.reportError(error) }
+    return true
+  },
+}
+
 const lab = (window.wslearn = {
   speed,
   hook,
+  virtual,
+  clock,
   events: [],
   errors: [],
   ready: false,
-  now: () => Math.round(((performance.now() - started) * speed) / 10) / 100,
+  pending: 0, // fetches in flight
+  now: () => virtual ? clock.now / 1000
+    : Math.round(((performance.now() - started) * speed) / 10) / 100,
 })
 const MAX_EVENTS = 5000
 function record(kind, socket, extra = {}) {
@@ -30,7 +77,7 @@ function record(kind, socket, extra = {}) {
 }
 
 // -- sped-up timers: the hook keeps its real constants (1000 ms, 30 000 ms ...) ----------
-if (speed !== 1) {
+if (speed !== 1 && !virtual) {
   const [setT, setI] = [window.setTimeout, window.setInterval]
   window.setTimeout = (fn, ms = 0, ...args) => setT(fn, Number(ms) / speed, ...args)
   window.setInterval = (fn, ms = 0, ...args) => setI(fn, Number(ms) / speed, ...args)
@@ -44,9 +91,10 @@ window.WebSocket = class extends NativeWebSocket {
     super(url, protocols)
     const id = ++sockets
     this.wslearnId = id
+    live.add(this)
     record("connect", id, { url: String(url).replace(/^.*\/\/[^/]+/, "") })
     this.addEventListener("open", () => record("open", id))
-    this.addEventListener("close", (e) => record("close", id, { code: e.code }))
+    this.addEventListener("close", (e) => { live.delete(this); record("close", id, { code: e.code }) })
   }
   send(data) {
     let type = "?"
@@ -59,6 +107,30 @@ window.WebSocket = class extends NativeWebSocket {
     return super.close(code, reason)
   }
 }
+
+// -- fetches counted, so the driver knows when the page is quiet ------------------------
+const nativeFetch = window.fetch.bind(window)
+window.fetch = async (...args) => {
+  lab.pending++
+  try { return await nativeFetch(...args) } finally { lab.pending-- }
+}
+/** Resolves once no socket is connecting, no fetch is in flight and nothing new was
+ *  recorded for `quietMs`; gives up waiting after `maxMs` (a frozen server). */
+lab.settle = (quietMs = 40, maxMs = 1500) => new Promise((resolve) => {
+  const end = performance.now() + maxMs
+  let seen = -1, since = performance.now()
+  const poll = () => {
+    const busy = lab.pending > 0 || lab.connecting() > 0
+    const marker = lab.events.length * 1000 + document.body.innerHTML.length
+    if (busy || marker !== seen) { seen = marker; since = performance.now() }
+    if (performance.now() - since >= quietMs || performance.now() > end) resolve(!busy)
+    else requestAnimationFrame(poll)
+  }
+  poll()
+})
+const live = new Set()
+lab.connecting = () => [...live].filter((ws) => ws.readyState === 0).length
+lab.open = () => [...live].filter((ws) => ws.readyState === 1).length
 
 // -- errors on the page, with file and line; the lab stays usable ------------------------
 const errorBox = document.getElementById("lab-error")
@@ -88,6 +160,8 @@ lab.reportError = (error) => showError(...fromStack(error), String(error?.messag
 const IMPORT = /(\bfrom\s*|\bimport\s*\(?\s*)(["'])(\.\/[\w.-]+)\2/g
 const loaded = new Map()
 
+const isHook = (file) => file.startsWith("hooks/") || file === "src/useWebSocket.tsx"
+
 function fileFor(spec) {
   const name = spec.replace(/^\.\//, "").replace(/\.tsx?$/, "")
   if (name === "useWebSocket" && hook !== "mine") return `hooks/${hook}.tsx`
@@ -116,6 +190,10 @@ async function load(file, chain = []) {
   const urls = {}
   for (const dep of deps) urls[dep] = await load(fileFor(dep), [...chain, file])
   code = code.replace(IMPORT, (all, head, quote, spec) => `${head}${quote}${urls[spec]}${quote}`)
+  if (virtual && isHook(file)) {
+    // Same line numbers: the bindings go on the first line, before the file's own code.
+    code = "const { setTimeout, setInterval, clearTimeout, clearInterval } = window.wslearn.clock;" + code
+  }
   code += `\n//# sourceURL=${new URL(`react/${file}`, location.href).href}\n`
   const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }))
   loaded.set(file, url)

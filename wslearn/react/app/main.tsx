@@ -8,8 +8,10 @@ import { App } from "./App"
 const params = new URLSearchParams(location.search)
 const strict = params.get("strict") !== "0"
 const queryClient = new QueryClient({
-  // Pushes drive the refetches; no retries, so a failed fetch shows at once.
-  defaultOptions: { queries: { retry: false, staleTime: Infinity, refetchOnWindowFocus: false } },
+  // Pushes drive the refetches (staleTime 0: a remounted list refetches what it missed);
+  // no retries, so a failed fetch shows at once; no refetch on window focus, so every
+  // GET the server counts comes from a push, a reconnect or a mount.
+  defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } },
 })
 
 const app = (

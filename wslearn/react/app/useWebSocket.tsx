@@ -42,12 +42,12 @@ export function useWebSocket(url: string, topics: string[]) {
   // The counter lives in a ref: resetting it must not re-run the effect (an `attempt`
   // state in the dependencies would close the fresh socket on every recovery).
   const attempts = useRef(0)
+  const everOpen = useRef(false) // opened before: a later open is a *re*connect
   const topicsKey = topics.join(",")
 
   useEffect(() => {
     let socket: WebSocket | null = null
     let unmounted = false
-    let everOpen = false
     let startTimer: ReturnType<typeof setTimeout> | undefined
     let retryTimer: ReturnType<typeof setTimeout> | undefined
     let pongTimer: ReturnType<typeof setTimeout> | undefined
@@ -66,8 +66,8 @@ export function useWebSocket(url: string, topics: string[]) {
         setAttempt(0)
         setState("connected")
         // Events published while we were away were missed: refetch what we show.
-        if (everOpen) queryClient.invalidateQueries({ queryKey: ["proposals"] })
-        everOpen = true
+        if (everOpen.current) queryClient.invalidateQueries({ queryKey: ["proposals"] })
+        everOpen.current = true
         pingTimer = setInterval(ping, PING_EVERY_MS)
       }
       ws.onmessage = (event) => {
