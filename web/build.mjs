@@ -4,7 +4,7 @@
 //
 // Output: wslearn/react/vendor/ -- one module per import specifier the lab's .tsx files
 // may use (react, react/jsx-dev-runtime, react-dom/client, @tanstack/react-query) plus
-// sucrase (the in-browser transpiler), shared code in chunk-*.js, the licences of every
+// sucrase (the in-browser transpiler), @babel/parser (exact error lines), shared code in chunk-*.js, the licences of every
 // package that ends up in a bundle, and versions.json. Development builds on purpose:
 // StrictMode double-invokes effects and React prints its warnings only in development.
 // The output is byte-identical from run to run (tests/test_react_bundle.py checks it).
@@ -31,6 +31,9 @@ const ENTRIES = {
   "react-dom/client": ["react-dom-client", "cjs"],
   "@tanstack/react-query": ["react-query", "esm"],
   "sucrase": ["sucrase", "sucrase"],
+  // Loaded only when sucrase rejects a file: Babel's parser points at the exact line
+  // (sucrase reports some errors at the start of the enclosing arrow function).
+  "@babel/parser": ["babel-parser", "babel"],
 };
 
 const work = path.join(here, "node_modules", ".wslearn-entries");
@@ -45,6 +48,8 @@ for (const [spec, [name, kind]] of Object.entries(ENTRIES)) {
       `export const { ${names.join(", ")} } = M;\n`;
   } else if (kind === "sucrase") {
     text = `export { transform, getVersion } from "sucrase";\n`;
+  } else if (kind === "babel") {
+    text = `export { parse } from "@babel/parser";\n`;
   } else {
     text = `export * from ${JSON.stringify(spec)};\n`;
   }
@@ -53,7 +58,8 @@ for (const [spec, [name, kind]] of Object.entries(ENTRIES)) {
   entryPoints[name] = file;
 }
 
-const PACKAGES = ["react", "react-dom", "scheduler", "@tanstack/react-query", "@tanstack/query-core", "sucrase"];
+const PACKAGES = ["react", "react-dom", "scheduler", "@tanstack/react-query", "@tanstack/query-core",
+  "sucrase", "@babel/parser"];
 const banner = "/* wslearn vendor bundle (development builds), made by web/build.mjs from " +
   "web/package-lock.json: " + PACKAGES.map((p) => `${p}@${version(p)}`).join(", ") +
   ". Licences: LICENSES/. */";

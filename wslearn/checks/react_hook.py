@@ -88,6 +88,9 @@ STEPS = [
 register(NAME, NOTEBOOK, HINTS, STEPS)
 
 STUB = re.compile(r"^\s*raise NotImplementedError\s*$", re.MULTILINE)
+#: nbgrader's markers and the exercise's ``# TODO:`` lines: not TSX, blanked (the line
+#: numbers of the learner's cell stay the same).
+MARKERS = re.compile(r"^[ \t]*(### (BEGIN|END) SOLUTION|# TODO:.*)[ \t]*$", re.MULTILINE)
 
 
 def _source(hook: Any) -> str:
@@ -185,12 +188,18 @@ def _strict_mount(run: _Run, lab: Any, page: Any) -> tuple[str, str]:
     run.connected(page, lab)
     page.run_until(2)
     page.wait_for(lambda: lab.server.connection_count >= 1, 5, "a connection")
-    opened = [a for a in attempts(page.events())]
-    expected = "+0 s connect: open\nserver: 1 open connection"
-    actual = timeline(opened, 0) + f"\nserver: {lab.server.connection_count} open connection(s)"
+    page.run_until(page.now() + 0.5)
+    opened = list(attempts(page.events()))
+    gets = lab.store.fetches["list"]
+    expected = "+0 s connect: open\nserver: 1 open connection(s), 1 GET /api/proposals"
+    actual = timeline(opened, 0) + (f"\nserver: {lab.server.connection_count} open "
+                                    f"connection(s), {gets} GET /api/proposals")
     if lab.server.connection_count != 1 or len(opened) != 1:
         raise _Failed("strictmode-double", "StrictMode mounted the effect twice and "
                       f"{len(opened)} sockets were created", expected, actual)
+    if gets != 1:
+        raise _Failed("refetch-storm", "the list was fetched again without any push "
+                      "(a message other than a push invalidated it)", expected, actual)
     return expected, actual
 
 
@@ -385,7 +394,7 @@ def _unmount_in_backoff(run: _Run, lab: Any, page: Any) -> tuple[str, str]:
 
 
 SCENARIOS = [
-    ("StrictMode mount: one socket on the server", True, _strict_mount),
+    ("StrictMode mount: one socket, one GET", True, _strict_mount),
     ("10 mount/unmount toggles leave 0 open", False, _toggles),
     ("server drops, back at +10 s: attempts +1, +3, +7, +15 s, then refetch", True, _outage),
     ("attempts start over after a success", True, _reset),
@@ -432,6 +441,7 @@ def run(objects: tuple[Any, ...], *, real: bool = True, only: list[str] | None =
     except (OSError, TypeError) as exc:
         result.rows.append(Row("your code", "fail", str(exc), kind="no-export"))
         return _finish(result)
+    source = MARKERS.sub("", source)
     if STUB.search(source):
         result.rows.append(Row("your code", "not implemented", "not implemented yet: replace "
                                "the `# TODO` / `raise NotImplementedError` lines in HOOK with "

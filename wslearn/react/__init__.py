@@ -170,6 +170,8 @@ class ReactLab:
         self.app: App = topic_app()
         self._routes(self.app)
         self.server = Server(self.app, origins=origins)
+        self._closed = False
+        self._tasks: set[Any] = set()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -178,7 +180,25 @@ class ReactLab:
         return self
 
     def stop(self) -> None:
+        """Stop the server and the live numbers' refresh task."""
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
         self.server.stop()
+
+    def numbers(self, interval: float = 0.5) -> Any:
+        """The server-side numbers (connections, handshakes, GETs), live beside the page."""
+        return _numbers_widget(self, interval)
+
+    def view(self, height: int = 330, **params: Any) -> Any:
+        """The page and the server-side numbers side by side."""
+        import ipywidgets
+
+        page = self.open(height, **params)
+        page.layout = ipywidgets.Layout(flex="3")
+        numbers = self.numbers()
+        numbers.layout = ipywidgets.Layout(flex="1", margin="0 0 0 12px")
+        return ipywidgets.HBox([page, numbers])
 
     def __enter__(self) -> ReactLab:
         return self.start()
@@ -329,3 +349,41 @@ def serve(folder: str | Path | None = None, **kwargs: Any) -> ReactLab:
     """Start a React lab (``folder``: where the page's ``src/`` files live; default
     ``my-work/react/``, made once from the shipped templates)."""
     return ReactLab(folder, **kwargs).start()
+
+
+def _numbers_widget(lab: ReactLab, interval: float) -> Any:
+    """An HTML widget with the server-side numbers, refreshed by a task on the kernel's
+    loop (no thread); its ``text/plain`` never changes (nbval)."""
+    import asyncio
+    import html
+
+    from ..page import _lab_view_class
+
+    view = _lab_view_class()(value="", text="Server-side numbers of the React lab (live)")
+
+    def render() -> None:
+        s = lab.stats()
+        rows = [("open WebSocket connections", s.open_connections),
+                ("handshakes", s.handshakes),
+                ("GET /api/proposals", s.list_fetches),
+                ("GET /api/proposals/&lt;id&gt;", s.detail_fetches)]
+        cells = "".join(f"<tr><td>{name}</td><td style='text-align:right'><b>{html.escape(str(v))}"
+                        "</b></td></tr>" for name, v in rows)
+        state = "running" if lab.server.running else "stopped"
+        view.value = (f"<div><b>server ({state})</b><table>{cells}</table></div>")
+
+    render()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return view
+
+    async def refresh() -> None:
+        while not lab._closed:
+            render()
+            await asyncio.sleep(interval)
+
+    task = loop.create_task(refresh(), name="wslearn-react-numbers")
+    lab._tasks.add(task)
+    task.add_done_callback(lab._tasks.discard)
+    return view

@@ -183,8 +183,7 @@ async function load(file, chain = []) {
       filePath: file,
     }).code
   } catch (error) {
-    const message = String(error.message).replace(/^Error transforming [^:]+: /, "").replace(/ \(\d+:\d+\)$/, "")
-    throw new LabError(file, error.loc?.line ?? 0, error.loc?.column ?? 0, message)
+    throw await syntaxError(file, source, error)
   }
   const deps = [...new Set([...code.matchAll(IMPORT)].map((m) => m[3]))]
   const urls = {}
@@ -198,6 +197,22 @@ async function load(file, chain = []) {
   const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }))
   loaded.set(file, url)
   return url
+}
+
+/** Sucrase reports some errors at the start of the enclosing arrow function; Babel's
+ *  parser (loaded only now) finds the exact line. Columns are shown 1-based. */
+async function syntaxError(file, source, error) {
+  try {
+    const { parse } = await import("./vendor/babel-parser.js")
+    parse(source, { sourceType: "module", plugins: ["typescript", "jsx"] })
+  } catch (exact) {
+    if (exact?.loc) {
+      const message = String(exact.message).replace(/ \(\d+:\d+\)$/, "")
+      return new LabError(file, exact.loc.line, exact.loc.column + 1, message)
+    }
+  }
+  const message = String(error.message).replace(/^Error transforming [^:]+: /, "").replace(/ \(\d+:\d+\)$/, "")
+  return new LabError(file, error.loc?.line ?? 0, error.loc?.column ?? 0, message)
 }
 
 class LabError extends Error {

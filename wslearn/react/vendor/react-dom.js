@@ -1,11 +1,11 @@
-/* wslearn vendor bundle (development builds), made by web/build.mjs from web/package-lock.json: react@19.3.1, react-dom@19.3.1, scheduler@0.28.0, @tanstack/react-query@5.108.4, @tanstack/query-core@5.108.4, sucrase@3.35.1. Licences: LICENSES/. */
+/* wslearn vendor bundle (development builds), made by web/build.mjs from web/package-lock.json: react@19.3.1, react-dom@19.3.1, scheduler@0.28.0, @tanstack/react-query@5.108.4, @tanstack/query-core@5.108.4, sucrase@3.35.1, @babel/parser@8.1.3. Licences: LICENSES/. */
 import {
   require_react_dom
-} from "./chunk-62WWQ4GA.js";
-import "./chunk-XM2NGTBK.js";
+} from "./chunk-C5OL2UQF.js";
+import "./chunk-LHEAZ7JP.js";
 import {
   __toESM
-} from "./chunk-I5WBBIJA.js";
+} from "./chunk-HRNVTDXF.js";
 
 // node_modules/.wslearn-entries/react-dom.js
 var import_react_dom = __toESM(require_react_dom());

@@ -1,7 +1,7 @@
-/* wslearn vendor bundle (development builds), made by web/build.mjs from web/package-lock.json: react@19.3.1, react-dom@19.3.1, scheduler@0.28.0, @tanstack/react-query@5.108.4, @tanstack/query-core@5.108.4, sucrase@3.35.1. Licences: LICENSES/. */
+/* wslearn vendor bundle (development builds), made by web/build.mjs from web/package-lock.json: react@19.3.1, react-dom@19.3.1, scheduler@0.28.0, @tanstack/react-query@5.108.4, @tanstack/query-core@5.108.4, sucrase@3.35.1, @babel/parser@8.1.3. Licences: LICENSES/. */
 import {
   __commonJS
-} from "./chunk-I5WBBIJA.js";
+} from "./chunk-HRNVTDXF.js";
 
 // node_modules/react/cjs/react.development.js
 var require_react_development = __commonJS({
