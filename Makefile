@@ -11,7 +11,7 @@ NBVAL_DIRS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 nbval notebooks: export WSLEARN_HOME = $(CURDIR)/build/wslearn-home
 EXERCISES  := $(wildcard exercises/*.ipynb)
 
-.PHONY: lab test lint unit nbval browser notebooks exercises bench clean help
+.PHONY: lab test lint unit nbval browser notebooks exercises bench clean help web
 
 help:
 	@echo "make lab        open the course in JupyterLab"
@@ -19,6 +19,7 @@ help:
 	@echo "make notebooks  re-execute notebooks/ and solutions/ in place (refresh stored outputs)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make web        rebuild the React lab's vendored libraries (needs node + npm)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wslearn needs Python >= 3.11; set PYTHON=python3.11")'
@@ -53,6 +54,11 @@ exercises: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The React lab's libraries (React, ReactDOM, TanStack Query, sucrase), bundled from the
+# pinned web/package-lock.json into wslearn/react/vendor/. Learners never need this.
+web:
+	cd web && npm ci --no-audit --no-fund && node build.mjs
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

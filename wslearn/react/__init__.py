@@ -29,6 +29,7 @@ import shutil
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -198,7 +199,9 @@ class ReactLab:
         page.layout = ipywidgets.Layout(flex="3")
         numbers = self.numbers()
         numbers.layout = ipywidgets.Layout(flex="1", margin="0 0 0 12px")
-        return ipywidgets.HBox([page, numbers])
+        hook = params.get("hook", "mine")
+        return _side_by_side_class()(
+            [page, numbers], text=f"React lab (hook={hook}) beside the server-side numbers")
 
     def __enter__(self) -> ReactLab:
         return self.start()
@@ -349,6 +352,28 @@ def serve(folder: str | Path | None = None, **kwargs: Any) -> ReactLab:
     """Start a React lab (``folder``: where the page's ``src/`` files live; default
     ``my-work/react/``, made once from the shipped templates)."""
     return ReactLab(folder, **kwargs).start()
+
+
+@cache
+def _side_by_side_class() -> type:
+    import ipywidgets
+
+    class SideBySide(ipywidgets.HBox):
+        """An HBox whose ``text/plain`` is a fixed sentence (no port, no widget ids)."""
+
+        def __init__(self, children: list[Any], text: str) -> None:
+            super().__init__(children)
+            self._text = text
+
+        def __repr__(self) -> str:
+            return self._text
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+            data = super()._repr_mimebundle_(**kwargs)
+            data["text/plain"] = self._text
+            return data
+
+    return SideBySide
 
 
 def _numbers_widget(lab: ReactLab, interval: float) -> Any:

@@ -101,12 +101,12 @@ def outage(lab: Any, hook: str = "fixed", *, back_after: float | None = None) ->
         page = _open(browser, lab, hook=hook)
         page.run_until(1, stop=lambda p: p.state() == "connected")
         last = max(e["socket"] for e in page.events())
+        seen = page.page.inner_text("#banner")  # before the drop: every change is seen
         lab.server.refuse()
         lab.server.drop_all()
         t0 = page.now()
         lines = ["+0 s  server: drop_all() + refuse()"]
         banner: list[tuple[float, str]] = []
-        seen = page.page.inner_text("#banner")
 
         def watch(p: Any) -> bool:
             nonlocal seen

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Final
 
-__all__ = ["MISTAKES", "fixed_hook", "variant"]
+__all__ = ["MISTAKES", "diff", "fixed_hook", "variant"]
 
 _CLEANUP: Final = """    startTimer = setTimeout(connect, 0)
     return () => {
@@ -79,3 +79,13 @@ def variant(name: str) -> str:
         text = text.replace(old, new)
     header = f"// hook={name}: {MISTAKES[name][0]} (served read-only; edit src/ instead)\n"
     return header + text
+
+
+def diff(name: str) -> str:
+    """What mistake ``name`` changes in the fixed hook, as a unified diff."""
+    import difflib
+
+    fixed = fixed_hook().splitlines(keepends=True)
+    broken = variant(name).splitlines(keepends=True)[1:]  # without the header line
+    return "".join(difflib.unified_diff(fixed, broken, "app/useWebSocket.tsx",
+                                        f"hooks/{name}.tsx", n=1))
