@@ -279,8 +279,9 @@ class ReactLab:
         markup = (
             f'<iframe src="{src}" title="wslearn React lab" width="100%" height="{int(height)}"'
             ' style="border:1px solid #d1d9e0;border-radius:6px"></iframe>'
-            f'<div><a href="{src}" target="_blank" rel="noopener">Open the React lab in its '
-            "own tab</a> (DevTools: Network, WS, Messages).</div>"
+            f'<div><a href="{src}" target="_blank" rel="noopener" style="color:#0969da;'
+            'text-decoration:underline">Open the React lab in its own tab</a> (DevTools: '
+            "Network, WS, Messages).</div>"
         )
         hook = params.get("hook", "mine")
         return _lab_view_class()(value=markup, text=f"React lab (hook={hook}): the page in an "

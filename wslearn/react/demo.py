@@ -3,9 +3,10 @@ output shows what the page did -- server-side counts and logical-time timelines,
 ports or wall-clock times. A learner watches the same thing live in the iframe; the robot
 makes the evidence reproducible (nbval compares it run after run).
 
-Each function opens its own browser (on a worker thread, see ``driver.in_browser``) and
-returns a :class:`Report`, whose ``text/plain`` is the deterministic part; a screenshot,
-when taken, is attached as ``image/png`` (nbval does not compare images).
+Each function starts its **own** lab server (so pages you have open -- the chapter's
+iframe -- never disturb its counts), opens its own browser (on a worker thread, see
+``driver.in_browser``) and returns a :class:`Report`: a deterministic text, then a
+screenshot as a separate ``image/png`` output (nbval does not compare images).
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .driver import browser_problem, in_browser
+
+
+def _private_lab(hook: str) -> Any:
+    """A fresh lab for the robot: the shipped files, or the learner's for ``hook="mine"``."""
+    from . import ReactLab
+
+    return ReactLab(shipped=hook != "mine").start()
 
 __all__ = ["Report", "outage", "push_and_refetch", "strictmode_counts"]
 
@@ -30,13 +38,16 @@ class Report:
     def __repr__(self) -> str:
         return "\n".join([self.title, *(f"  {line}" for line in self.lines)])
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        data: dict[str, Any] = {"text/plain": repr(self)}
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
         body = "\n".join(self.lines)
-        data["text/html"] = f"<b>{html.escape(self.title)}</b><pre>{html.escape(body)}</pre>"
+        display({"text/plain": repr(self),
+                 "text/html": f"<b>{html.escape(self.title)}</b><pre>{html.escape(body)}</pre>"},
+                raw=True)
         if self.png is not None:
-            data["image/png"] = base64.b64encode(self.png).decode()
-        return data
+            display({"image/png": base64.b64encode(self.png).decode(),
+                     "text/plain": "(a screenshot of the page at the end)"}, raw=True)
 
 
 def _no_browser(title: str) -> Report | None:
@@ -54,42 +65,44 @@ def _open(browser: Any, lab: Any, **params: Any) -> Any:
     return page
 
 
-def strictmode_counts(lab: Any, hooks: tuple[str, ...] = ("fixed", "no-cleanup")) -> Report:
+def strictmode_counts(hooks: tuple[str, ...] = ("fixed", "no-cleanup")) -> Report:
     """Per hook: server connections after one StrictMode mount, and after ten toggles."""
     title = "StrictMode (development) and the cleanup, counted by the server"
     if (missing := _no_browser(title)) is not None:
         return missing
 
-    def session(browser: Any) -> list[str]:
-        rows = [f"{'hook':<20} {'open after 1 mount':>18} {'open after 10 toggles':>22}"]
-        for hook in hooks:
-            page = _open(browser, lab, hook=hook)
-            page.run_until(2)
-            page.wait_for(lambda: lab.server.connection_count > 0, 10, "a connection")
-            page.run_until(3)
-            mounted = lab.server.connection_count
-            page.close()
-            page = _open(browser, lab, hook=hook, mounted=False)
-            page.wait_for(lambda: lab.server.connection_count == 0, 10, "the old page gone")
-            for _ in range(10):
-                page.click("#toggle")
-                page.run_until(page.now() + 1)
-            page.run_until(page.now() + 5)
-            want = 0 if mounted == 1 else 5 * mounted
-            with contextlib.suppress(TimeoutError):
-                page.wait_for(lambda w=want: lab.server.connection_count == w, 10, "counts")
-            rows.append(f"{hook:<20} {mounted:>18} {lab.server.connection_count:>22}")
-            page.close()
-            page = browser.new_page()  # a page that closes nothing: wait for the server
-            page.page.goto("about:blank")
-            page.wait_for(lambda: lab.server.connection_count == 0, 10, "pages closed")
-            page.close()
-        return rows
+    def session(browser: Any, lab: Any, hook: str) -> str:
+        page = _open(browser, lab, hook=hook)
+        page.run_until(2)
+        page.wait_for(lambda: lab.server.connection_count > 0, 10, "a connection")
+        page.run_until(3)
+        mounted = lab.server.connection_count
+        page.close()
+        page = _open(browser, lab, hook=hook, mounted=False)
+        page.wait_for(lambda: lab.server.connection_count == 0, 10, "the old page gone")
+        for _ in range(10):
+            page.click("#toggle")
+            page.run_until(page.now() + 1)
+        page.run_until(page.now() + 5)
+        want = 0 if mounted == 1 else 5 * mounted
+        with contextlib.suppress(TimeoutError):
+            page.wait_for(lambda: lab.server.connection_count == want, 10, "the counts")
+        left = lab.server.connection_count
+        page.close()
+        return f"{hook:<20} {mounted:>18} {left:>22}"
 
-    return Report(title, in_browser(session))
+    rows = [f"{'hook':<20} {'open after 1 mount':>18} {'open after 10 toggles':>22}"]
+    for hook in hooks:  # a fresh server per hook: its counts are this hook's alone
+        lab = _private_lab(hook)
+        try:
+            rows.append(in_browser(lambda browser, lab=lab, hook=hook:
+                                   session(browser, lab, hook)))
+        finally:
+            lab.stop()
+    return Report(title, rows)
 
 
-def outage(lab: Any, hook: str = "fixed", *, back_after: float | None = None) -> Report:
+def outage(hook: str = "fixed", *, back_after: float | None = None) -> Report:
     """Drop every connection and refuse new ones; show what the page does, in logical
     seconds (the hook's timers on the page's virtual clock), with a screenshot at the end.
     ``back_after``: accept connections again that many seconds after the drop."""
@@ -97,7 +110,7 @@ def outage(lab: Any, hook: str = "fixed", *, back_after: float | None = None) ->
     if (missing := _no_browser(title)) is not None:
         return missing
 
-    def session(browser: Any) -> tuple[list[str], bytes]:
+    def session(browser: Any, lab: Any) -> tuple[list[str], bytes]:
         page = _open(browser, lab, hook=hook)
         page.run_until(1, stop=lambda p: p.state() == "connected")
         last = max(e["socket"] for e in page.events())
@@ -139,17 +152,21 @@ def outage(lab: Any, hook: str = "fixed", *, back_after: float | None = None) ->
         lab.server.accept_again()
         return lines, png
 
-    lines, png = in_browser(session)
+    lab = _private_lab(hook)
+    try:
+        lines, png = in_browser(lambda browser: session(browser, lab))
+    finally:
+        lab.stop()
     return Report(title, lines, png)
 
 
-def push_and_refetch(lab: Any, hook: str = "fixed") -> Report:
+def push_and_refetch(hook: str = "fixed") -> Report:
     """Publish a change; count the GETs the page makes for it, on the server."""
     title = f"hook={hook}: a push, its invalidateQueries, and the refetch the server counts"
     if (missing := _no_browser(title)) is not None:
         return missing
 
-    def session(browser: Any) -> tuple[list[str], bytes]:
+    def session(browser: Any, lab: Any) -> tuple[list[str], bytes]:
         page = _open(browser, lab, hook=hook)
         page.run_until(1, stop=lambda p: p.state() == "connected")
         page.page.click("#proposals li:nth-child(2) button")
@@ -174,5 +191,9 @@ def push_and_refetch(lab: Any, hook: str = "fixed") -> Report:
         page.close()
         return lines, png
 
-    lines, png = in_browser(session)
+    lab = _private_lab(hook)
+    try:
+        lines, png = in_browser(lambda browser: session(browser, lab))
+    finally:
+        lab.stop()
     return Report(title, lines, png)
