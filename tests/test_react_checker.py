@@ -72,8 +72,8 @@ def test_each_mistake_fails_its_scenario(browser_ok, mistake, scenario, kind) ->
 
 @pytest.mark.browser
 def test_a_syntax_error_names_the_line_of_the_hook(browser_ok) -> None:
-    hook = variant("fixed").replace('setState("connected")', 'setState("connected"', 1)
-    line = next(i for i, t in enumerate(hook.splitlines(), 1) if 'setState("connected"' in t)
+    hook = variant("fixed").replace('setState("disconnected")', 'setState("disconnected"', 1)
+    line = next(i for i, t in enumerate(hook.splitlines(), 1) if 'setState("disconnected"' in t)
     result = wslearn.check("react_hook", hook, record=False)
     assert result.rows[0].kind == "syntax"
     assert f"HOOK line {line}" in result.rows[0].detail or \

@@ -881,6 +881,7 @@ class Server(ServerHandle):
 
     # ---- react branch: minimal @app.http dispatch (TEAM.md); the lead replaces this hunk
     async def _app_http(self, path: str, query: str) -> Response | None:
+        import json
         from types import MappingProxyType
 
         from .app import HttpRequest, HttpResponse, http_route
@@ -897,7 +898,8 @@ class Server(ServerHandle):
         if result is None:
             return None
         if not isinstance(result, HttpResponse):
-            return _response(200, "application/json", encode(result).encode())
+            body = json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode()
+            return _response(200, "application/json", body)
         return _response(result.status, result.content_type, result.body,
                          extra=list(result.headers))
     # ---- end of the react branch's hunk

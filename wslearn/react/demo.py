@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import html
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,11 +43,11 @@ class Report:
         from IPython.display import display
 
         body = "\n".join(self.lines)
-        display({"text/plain": repr(self),
+        display({"text/plain": repr(self),  # type: ignore[no-untyped-call]
                  "text/html": f"<b>{html.escape(self.title)}</b><pre>{html.escape(body)}</pre>"},
                 raw=True)
         if self.png is not None:
-            display({"image/png": base64.b64encode(self.png).decode(),
+            display({"image/png": base64.b64encode(self.png).decode(),  # type: ignore[no-untyped-call]
                      "text/plain": "(a screenshot of the page at the end)"}, raw=True)
 
 
@@ -95,8 +96,7 @@ def strictmode_counts(hooks: tuple[str, ...] = ("fixed", "no-cleanup")) -> Repor
     for hook in hooks:  # a fresh server per hook: its counts are this hook's alone
         lab = _private_lab(hook)
         try:
-            rows.append(in_browser(lambda browser, lab=lab, hook=hook:
-                                   session(browser, lab, hook)))
+            rows.append(in_browser(functools.partial(session, lab=lab, hook=hook)))
         finally:
             lab.stop()
     return Report(title, rows)

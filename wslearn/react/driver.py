@@ -89,7 +89,8 @@ class Page:
         return list(self.js("() => window.wslearn.errors"))
 
     def state(self) -> str | None:
-        return self.js("() => document.querySelector('#banner')?.dataset.state ?? null")
+        state = self.js("() => document.querySelector('#banner')?.dataset.state ?? null")
+        return None if state is None else str(state)
 
     def now(self) -> float:
         return float(self.js("() => window.wslearn.now()"))
