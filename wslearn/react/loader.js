@@ -229,6 +229,7 @@ try {
   const main = await load("src/main.tsx")
   document.getElementById("loading")?.remove()
   await import(main)
+  lab.loadedMs = Math.round(performance.now()) // navigation start -> app imported
   lab.ready = true
 } catch (error) {
   document.getElementById("loading")?.remove()
