@@ -62,6 +62,8 @@ def test_the_solution_passes_every_scenario(browser_ok) -> None:
      "no-max-attempts"),
     ("ping-without-pong", "silent server: ping at 30 s, gives up 10 s later", "no-pong-timeout"),
     ("if-else-dispatch", "StrictMode mount: one socket, one GET", "refetch-storm"),
+    ("attempt-in-deps", "server drops, back at +10 s: attempts +1, +3, +7, +15 s, then refetch",
+     "effect-rerun"),
 ])
 def test_each_mistake_fails_its_scenario(browser_ok, mistake, scenario, kind) -> None:
     result = wslearn.check("react_hook", variant(mistake), record=False, only=[scenario])

@@ -51,6 +51,10 @@ HINTS = {
     "no-refetch-after-reconnect": "Events published while the socket was down are lost: on "
     "a REconnect (an open after an earlier open), call `queryClient.invalidateQueries({ "
     "queryKey: [\"proposals\"] })`.",
+    "effect-rerun": "Every attempt came at once, with no wait: something the effect depends "
+    "on changes on every attempt (an `attempt` state in the dependency array), so React "
+    "runs the cleanup -- which clears the backoff timer -- and the effect again. Keep the "
+    "counter in a ref (`attempts.current`); state is only for what the banner shows.",
     "no-max-attempts": "It kept retrying after 5 attempts: when the counter reaches "
     "MAX_ATTEMPTS, set the state to \"disconnected\" and stop (the toast offers Reconnect).",
     "no-give-up": "After the 5th failed attempt the state must be \"disconnected\", so the "
@@ -220,6 +224,13 @@ def _toggles(run: _Run, lab: Any, page: Any) -> tuple[str, str]:
     return expected, actual
 
 
+def _schedule_kind(got: list[tuple[float, str]], t0: float) -> str:
+    """``effect-rerun`` when several attempts came with no wait at all (the effect re-ran)."""
+    if len(got) > 1 and all(round(t - t0, 3) == 0 for t, _ in got):
+        return "effect-rerun"
+    return "wrong-schedule"
+
+
 def _last_socket(page: Any) -> int:
     return max((e["socket"] for e in page.events()), default=0)
 
@@ -244,8 +255,8 @@ def _outage(run: _Run, lab: Any, page: Any) -> tuple[str, str]:
         raise _Failed("no-reconnect", "the server dropped the connection and nothing "
                       "reconnected within 40 s", expected, actual)
     if actual != expected:
-        raise _Failed("wrong-schedule", "reconnect attempts at the wrong times", expected,
-                      actual)
+        raise _Failed(_schedule_kind(got, t0), "reconnect attempts at the wrong times",
+                      expected, actual)
     page.run_until(page.now() + 0.5)
     try:
         page.wait_for(lambda: lab.store.fetches["list"] > before, 3, "a refetch")
@@ -299,7 +310,7 @@ def _down_for_good(run: _Run, lab: Any, page: Any) -> tuple[str, str]:
         raise _Failed("no-max-attempts", f"{len(got)} attempts within 120 s; at most 5",
                       expected, actual)
     if timeline(got, t0) != timeline(exp_items, t0):
-        raise _Failed("wrong-schedule" if got else "no-reconnect",
+        raise _Failed(_schedule_kind(got, t0) if got else "no-reconnect",
                       "attempts at the wrong times", expected, actual)
     if page.state() != "disconnected" or not page.js("() => !!document.querySelector("
                                                       "'#reconnect')"):

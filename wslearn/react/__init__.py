@@ -173,6 +173,7 @@ class ReactLab:
         self.server = Server(self.app, origins=origins)
         self._closed = False
         self._tasks: set[Any] = set()
+        self._renderers: list[Any] = []  # live views: one last render after stop()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -186,6 +187,8 @@ class ReactLab:
         for task in list(self._tasks):
             task.cancel()
         self.server.stop()
+        for render in self._renderers:
+            render()  # the views say "stopped" instead of freezing on old numbers
 
     def numbers(self, interval: float = 0.5) -> Any:
         """The server-side numbers (connections, handshakes, GETs), live beside the page."""
@@ -399,6 +402,7 @@ def _numbers_widget(lab: ReactLab, interval: float) -> Any:
         view.value = (f"<div><b>server ({state})</b><table>{cells}</table></div>")
 
     render()
+    lab._renderers = [*lab._renderers[-15:], render]  # bounded: re-run cells add views
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -32,6 +32,7 @@ _PONG_TIMEOUT: Final = """      if (pongTimer === undefined) {
       }
 """
 _DISPATCH: Final = "        handlers[message.type]?.(message)\n"
+_DEPS: Final = "  }, [url, topicsKey, session, queryClient])\n"
 
 #: name -> (what the module says about it, [(text of the fixed hook, replacement)]).
 MISTAKES: Final[dict[str, tuple[str, list[tuple[str, str]]]]] = {
@@ -56,6 +57,12 @@ MISTAKES: Final[dict[str, tuple[str, list[tuple[str, str]]]]] = {
           '        else if (message.type === "proposal.deleted") '
           'handlers["proposal.deleted"](message)\n'
           "        else queryClient.invalidateQueries() // anything else: refresh everything\n")],
+    ),
+    "attempt-in-deps": (
+        "the seed's 'fixed' reconnect snippet: the attempt counter is an effect dependency, "
+        "so every change re-runs the effect (its cleanup closes the fresh socket)",
+        [(_DEPS, "  }, [url, topicsKey, session, queryClient, attempt]) "
+                 "// ❌ attempt: every change re-runs the effect\n")],
     ),
 }
 
