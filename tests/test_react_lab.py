@@ -271,3 +271,22 @@ def test_an_edited_hook_runs_after_a_reload_and_a_syntax_error_is_shown(browser_
         assert page.page.locator("#lab-error").is_hidden()
 
     in_lab(folder, run)
+
+
+@pytest.mark.browser
+def test_a_runtime_error_in_the_hook_names_file_and_line(browser_ok, tmp_path) -> None:
+    folder = react.my_work_folder(tmp_path)
+    hook = folder / "useWebSocket.tsx"
+    boom = "      if (attempts.current === 0) (null as any).boom()\n"
+    hook.write_text(fixed_hook().replace("      socket = ws\n", "      socket = ws\n" + boom, 1))
+    line = next(i for i, t in enumerate(hook.read_text().splitlines(), 1) if "boom" in t)
+
+    def run(lab: Any, new_page: Any) -> None:
+        page = new_page()
+        page.page.goto(lab.url())
+        page.page.wait_for_selector("#lab-error")
+        text = page.page.inner_text("#lab-error")
+        assert f"src/useWebSocket.tsx:{line}:" in text and "boom" in text, text
+        assert page.page.locator("#toggle").is_visible()  # the app is still there
+
+    in_lab(folder, run)
