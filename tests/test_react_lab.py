@@ -290,3 +290,19 @@ def test_a_runtime_error_in_the_hook_names_file_and_line(browser_ok, tmp_path) -
         assert page.page.locator("#toggle").is_visible()  # the app is still there
 
     in_lab(folder, run)
+
+
+@pytest.mark.browser
+def test_a_key_in_the_page_url_goes_on_its_fetches_and_socket(browser_ok, tmp_path) -> None:
+    def run(lab: Any, new_page: Any) -> None:
+        page = new_page()
+        page.goto(lab.url() + "?key=s3cret&clock=virtual")
+        page.run_until(1, stop=lambda p: p.state() == "connected")
+        api = [u for u in page.requests if "/api/proposals" in u]
+        src = [u for u in page.requests if "/react/src/" in u]
+        assert api and src and all("key=s3cret" in u for u in api + src), api + src
+        queries = [c.query for c in lab.server._channels.values()]  # what the server got
+        assert queries == ["topics=proposals&key=s3cret"], queries
+        assert page.events()[0]["url"] == "/ws?topics=proposals"  # recorded without it
+
+    in_lab(tmp_path, run)

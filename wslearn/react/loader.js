@@ -83,12 +83,23 @@ if (speed !== 1 && !virtual) {
   window.setInterval = (fn, ms = 0, ...args) => setI(fn, Number(ms) / speed, ...args)
 }
 
+// -- a per-server secret in the page URL (?key=...) goes on every same-origin request ----
+// (the server's rule, see docs/server.md); the learner's code never has to know about it.
+const key = params.get("key")
+function withKey(target) {
+  if (!key) return target
+  const url = new URL(String(target), location.href)
+  if (url.host !== location.host || url.searchParams.has("key")) return target
+  url.searchParams.set("key", key)
+  return url.href
+}
+
 // -- a recording WebSocket: the real one, observed --------------------------------------
 const NativeWebSocket = window.WebSocket
 let sockets = 0
 window.WebSocket = class extends NativeWebSocket {
   constructor(url, protocols) {
-    super(url, protocols)
+    super(withKey(url), protocols)
     const id = ++sockets
     this.wslearnId = id
     live.add(this)
@@ -110,9 +121,11 @@ window.WebSocket = class extends NativeWebSocket {
 
 // -- fetches counted, so the driver knows when the page is quiet ------------------------
 const nativeFetch = window.fetch.bind(window)
-window.fetch = async (...args) => {
+window.fetch = async (input, init) => {
   lab.pending++
-  try { return await nativeFetch(...args) } finally { lab.pending-- }
+  try {
+    return await nativeFetch(typeof input === "string" || input instanceof URL ? withKey(input) : input, init)
+  } finally { lab.pending-- }
 }
 /** Resolves once no socket is connecting, no fetch is in flight and nothing new was
  *  recorded for `quietMs`; gives up waiting after `maxMs` (a frozen server). */
