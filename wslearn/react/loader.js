@@ -147,12 +147,25 @@ lab.open = () => [...live].filter((ws) => ws.readyState === 1).length
 
 // -- errors on the page, with file and line; the lab stays usable ------------------------
 const errorBox = document.getElementById("lab-error")
-function showError(file, line, column, message) {
+function showError(file, line, column, message, source = null) {
   const where = file ? `${file}${line ? `:${line}` : ""}${column ? `:${column}` : ""}` : "page"
   lab.errors.push({ file, line, column, message })
   const item = document.createElement("div")
   item.className = "lab-error-item"
   item.textContent = `${where}: ${message}`
+  if (source && line) {
+    // The lines around the error, with a caret under the column (like a compiler).
+    const lines = source.split("\n")
+    const shown = []
+    for (let n = Math.max(1, line - 2); n <= Math.min(lines.length, line + 1); n++) {
+      shown.push(`${String(n).padStart(4)} | ${lines[n - 1]}`)
+      if (n === line && column) shown.push(`     | ${" ".repeat(column - 1)}^`)
+    }
+    const frame = document.createElement("pre")
+    frame.className = "lab-error-frame"
+    frame.textContent = shown.join("\n")
+    item.append(frame)
+  }
   errorBox.hidden = false
   if (!errorBox.firstChild) {
     const head = document.createElement("b")
@@ -221,17 +234,17 @@ async function syntaxError(file, source, error) {
   } catch (exact) {
     if (exact?.loc) {
       const message = String(exact.message).replace(/ \(\d+:\d+\)$/, "")
-      return new LabError(file, exact.loc.line, exact.loc.column + 1, message)
+      return new LabError(file, exact.loc.line, exact.loc.column + 1, message, source)
     }
   }
   const message = String(error.message).replace(/^Error transforming [^:]+: /, "").replace(/ \(\d+:\d+\)$/, "")
-  return new LabError(file, error.loc?.line ?? 0, error.loc?.column ?? 0, message)
+  return new LabError(file, error.loc?.line ?? 0, error.loc?.column ?? 0, message, source)
 }
 
 class LabError extends Error {
-  constructor(file, line, column, message) {
+  constructor(file, line, column, message, source = null) {
     super(message)
-    Object.assign(this, { file, line, column })
+    Object.assign(this, { file, line, column, source })
   }
 }
 
@@ -246,6 +259,6 @@ try {
   lab.ready = true
 } catch (error) {
   document.getElementById("loading")?.remove()
-  if (error instanceof LabError) showError(error.file, error.line, error.column, error.message)
+  if (error instanceof LabError) showError(error.file, error.line, error.column, error.message, error.source)
   else lab.reportError(error)
 }
