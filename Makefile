@@ -19,7 +19,7 @@ CHP_VERSION     := 5.3.0
 CHP             := build/node/node_modules/.bin/configurable-http-proxy
 
 
-.PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench mutants clean help classroom
+.PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench mutants clean help classroom web
 
 help:
 	@echo "make lab        open the course in JupyterLab"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make classroom  instructor tools for the classroom tests (build/classroom-venv, build/node)"
 	@echo "make mutants    mutation testing of the checkers (a few minutes; not part of make test)"
+	@echo "make web        rebuild the React lab's vendored libraries (needs node + npm)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wslearn needs Python >= 3.11; set PYTHON=python3.11")'
@@ -97,6 +98,11 @@ mutants: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The React lab's libraries (React, ReactDOM, TanStack Query, sucrase), bundled from the
+# pinned web/package-lock.json into wslearn/react/vendor/. Learners never need this.
+web:
+	cd web && npm ci --no-audit --no-fund && node build.mjs
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
