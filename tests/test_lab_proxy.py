@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from wslearn import page as lab
-from wslearn.server import _proxied_same_origin
+from wslearn.http_api import _proxied_same_origin
 
 
 def _server(port: int = 45678) -> SimpleNamespace:
