@@ -30,6 +30,9 @@ from wslearn.widgets import (
     badge_look,
 )
 
+GREEN, AMBER, RED = (STATES[s].fill for s in ("connected", "reconnecting", "disconnected"))
+YELLOW, DARK = STATES["connecting"].fill, STATES["closed"].fill
+
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -207,15 +210,15 @@ def test_plain_text_names_the_widget() -> None:
 @pytest.mark.parametrize(
     ("state", "attempt", "delay", "label", "colour"),
     [
-        ("connecting", 0, None, "Connecting…", STATES["connecting"].fill),
-        ("connected", 0, None, "Connected", STATES["connected"].fill),
-        ("reconnecting", 2, 2.0, "Reconnecting — attempt 2/5, next in 2 s", STATES["reconnecting"].fill),
-        ("reconnecting", 1, 0.5, "Reconnecting — attempt 1/5, next in 0.5 s", STATES["reconnecting"].fill),
-        ("reconnecting", 3, 1.37, "Reconnecting — attempt 3/5, next in 1.4 s", STATES["reconnecting"].fill),
-        ("reconnecting", 2, None, "Reconnecting — attempt 2/5 in progress", STATES["reconnecting"].fill),
-        ("reconnecting", 0, None, "Reconnecting…", STATES["reconnecting"].fill),
-        ("disconnected", 5, None, "Disconnected — WebSocket unavailable", STATES["disconnected"].fill),
-        ("closed", 0, None, "Closed", STATES["closed"].fill),
+        ("connecting", 0, None, "Connecting…", YELLOW),
+        ("connected", 0, None, "Connected", GREEN),
+        ("reconnecting", 2, 2.0, "Reconnecting — attempt 2/5, next in 2 s", AMBER),
+        ("reconnecting", 1, 0.5, "Reconnecting — attempt 1/5, next in 0.5 s", AMBER),
+        ("reconnecting", 3, 1.37, "Reconnecting — attempt 3/5, next in 1.4 s", AMBER),
+        ("reconnecting", 2, None, "Reconnecting — attempt 2/5 in progress", AMBER),
+        ("reconnecting", 0, None, "Reconnecting…", AMBER),
+        ("disconnected", 5, None, "Disconnected — WebSocket unavailable", RED),
+        ("closed", 0, None, "Closed", DARK),
     ],
 )
 def test_badge_look(state, attempt, delay, label, colour) -> None:
@@ -238,7 +241,7 @@ def test_badge_follows_the_client_and_the_notice_appears_after_the_last_attempt(
         assert badge.label == "Disconnected — not connected yet"
         assert not badge.notice.visible  # disconnected, but nothing was given up
         client.connect()
-        assert badge.state == "connected" and badge.colour == STATES["connected"].fill
+        assert badge.state == "connected" and badge.colour == GREEN
         client.lose()
         assert badge.label == "Reconnecting — attempt 1/5, next in 1 s"
         assert (badge.attempt, badge.max_attempts, badge.next_delay) == (1, 5, 1.0)
@@ -256,7 +259,7 @@ def test_badge_follows_the_client_and_the_notice_appears_after_the_last_attempt(
         client.attempt(5)
         client.give_up()
         assert badge.label == "Disconnected — WebSocket unavailable"
-        assert badge.colour == STATES["disconnected"].fill
+        assert badge.colour == RED
         assert badge.notice.visible and badge.notice.layout.display == ""
         assert "WebSocket unavailable — all 5 reconnect attempts failed" in badge.notice.text.value
         badge.reconnect_button.click()
@@ -613,7 +616,7 @@ def test_stop_reconnecting_then_unavailable_then_reconnect_connects() -> None:
             await client.wait_for("disconnected", timeout=120)  # clock seconds
             await dash.controls.run("stop")  # the click's action has finished too
             assert badge.label == "Disconnected — WebSocket unavailable"
-            assert badge.colour == STATES["disconnected"].fill and badge.state == "disconnected"
+            assert badge.colour == RED and badge.state == "disconnected"
             assert notice.visible and notice.layout.display == ""
             assert "all 5 reconnect attempts failed" in notice.text.value
             assert labels[:2] == ["Connected", "Reconnecting — attempt 1/5, next in 1 s"]

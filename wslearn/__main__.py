@@ -19,6 +19,7 @@ from . import progress as _progress
 
 EPILOG = """\
 examples:
+  python -m wslearn lab              start + JupyterLab on the course (make lab)
   python -m wslearn start            copy the exercises you do not have yet to my-work/
   python -m wslearn build            regenerate exercises/ from solutions/  (make exercises)
   python -m wslearn build --check    exit 1 if exercises/ is out of date
@@ -81,6 +82,18 @@ def cmd_start(args: argparse.Namespace) -> int:
     for line in started.lines():
         print(line)
     return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """``make lab``: ``start``, then JupyterLab on the course root (replaces this process)."""
+    from .mywork import lab_command, start
+
+    for line in start().lines():
+        print(line)
+    command = lab_command(extra=args.jupyter_args)
+    sys.stdout.flush()
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
@@ -231,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not write the course's JupyterLab settings overrides")
     p.set_defaults(func=cmd_start)
 
+    p = sub.add_parser("lab", help="start, then JupyterLab on the course (make lab)")
+    p.add_argument("jupyter_args", nargs="*", metavar="JUPYTER_ARGS",
+                   help="passed on to jupyter lab (e.g. --port=8899 --no-browser)")
+    p.set_defaults(func=cmd_lab)
+
     p = sub.add_parser("build", help="write exercises/ from solutions/ (one source)")
     p.add_argument("--check", action="store_true", help="only compare; exit 1 if out of date")
     p.add_argument("--solutions", metavar="DIR", help="default: <course root>/solutions")
@@ -265,7 +283,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (``wslearn = "wslearn.__main__:main"``); returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "func", None) is cmd_lab:
+        args.jupyter_args = [*args.jupyter_args, *unknown]  # jupyter's own options
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 0

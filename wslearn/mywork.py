@@ -24,7 +24,10 @@ from typing import Final
 
 from .progress import course_root
 
-__all__ = ["MY_WORK", "Started", "lab_overrides", "my_work", "start"]
+__all__ = ["FIRST", "MY_WORK", "Started", "lab_command", "lab_overrides", "my_work", "start"]
+
+#: Where ``make lab`` lands, relative to the course root.
+FIRST: Final = "notebooks/00_start_here.ipynb"
 
 #: The folder of the learner's copies, relative to the course root.
 MY_WORK: Final = "my-work"
@@ -118,6 +121,19 @@ def lab_overrides(prefix: str | os.PathLike[str] | None = None) -> str:
     except OSError as exc:  # a read-only system install (e.g. a hub image): fine
         return f"could not write {path} ({exc.strerror}): JupyterLab may show its news pop-up"
     return "JupyterLab: news and update pop-ups turned off for this environment"
+
+
+def lab_command(root: str | os.PathLike[str] | None = None, extra: list[str] | None = None,
+                ) -> list[str]:
+    """The ``jupyter lab`` command of ``make lab``: the course root as Jupyter's root (so
+    ``my-work/``, ``exercises/``, ``solutions/`` and ``docs/`` are reachable), landing on
+    chapter 00. ``extra`` arguments go last (tests add a port, ``--no-browser``...)."""
+    base = Path(root if root is not None else course_root()).resolve()
+    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={base}",
+               f"--LabApp.default_url=/lab/tree/{FIRST}"]
+    if hasattr(os, "getuid") and os.getuid() == 0:  # containers run as root
+        command.append("--allow-root")
+    return command + list(extra or [])
 
 
 def _relative(path: Path) -> str:

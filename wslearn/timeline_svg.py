@@ -381,17 +381,26 @@ class _Svg:
             else:
                 self._take(rows, placed, x)
             labels.append(placed)
-        first = 1
+        # neighbouring footnoted events share one label: "[2-5]" (numbers run in time order)
+        clusters: list[tuple[float, list[int]]] = []
         for x, indexes in noted.items():
+            if clusters and x - clusters[-1][0] <= 24:
+                clusters[-1][1].extend(indexes)
+            else:
+                clusters.append((x, list(indexes)))
+        overflow = _Rows(3, gap=6.0)  # rows under the others, for numbers only
+        first = 1
+        for x, indexes in clusters:
             last = first + len(indexes) - 1
             text = f"[{first}]" if first == last else f"[{first}\N{EN DASH}{last}]"
             placed = self._place(rows, x, text, right, left)
-            if placed is None:  # no row has room even for the numbers: a row of their own
-                width = len(text) * _CW
-                placed = (_Label(x + 5, "start", rows.limit, text) if x + 5 + width <= right
-                          else _Label(x - 5, "end", rows.limit, text))
-            else:
+            if placed is not None:
                 self._take(rows, placed, x)
+            else:
+                spill = self._place(overflow, x, text, right, left) or _Label(
+                    x + 5, "start", overflow.limit - 1, text)
+                self._take(overflow, spill, x)
+                placed = _Label(spill.x, spill.anchor, rows.limit + spill.row, text)
             labels[indexes[0]] = placed
             first = last + 1
         self.event_rows = max(rows.used, 1, *(lb.row + 1 for lb in labels if lb is not None))

@@ -181,23 +181,32 @@ def open_lab(
         f'<div><a href="{src}" target="_blank" rel="noopener">Open the browser lab in its own'
         " tab</a> to watch its frames in DevTools (Network, WS).</div>"
     )
-    return _lab_view_class()(
+    view = _lab_view_class()(
         value=markup,
         text=f"Browser lab: the page in an iframe and a link to open it in its own tab"
         f" ({where})",
     )
+    view._follow(server)
+    return view
 
 
-#: Where the lab view was, once its server is gone (no port: stored outputs never hold one).
-_LAB_CLOSED = (
-    '<div class="wslearn-static" style="border:1px dashed #d0d7de;padding:6px 10px;'
-    'max-width:100%">'
-    "<b>Browser lab</b> (closed: its server was stopped by the clean-up cell)<br/>"
-    "While the notebook runs, the page was shown here in an iframe, with a link "
-    "<i>Open the browser lab in its own tab</i> (watch its frames in DevTools: Network, WS). "
-    "Run the notebook again to open it; what the page does is described in "
-    '<a href="../docs/browser-lab.md" target="_blank">docs/browser-lab.md</a>.</div>'
-)
+def _lab_note(why: str) -> str:
+    """What stands where the lab view was when no page can be shown (no port in it:
+    stored outputs never hold one)."""
+    return (
+        '<div class="wslearn-static" style="border:1px dashed #d0d7de;padding:6px 10px;'
+        'max-width:100%">'
+        f"<b>Browser lab</b> ({html.escape(why)})<br/>"
+        "While its server runs, the page is shown here in an iframe, with a link "
+        "<i>Open the browser lab in its own tab</i> (watch its frames in DevTools: Network, "
+        "WS). Run the notebook to open it; what the page does is described in "
+        '<a href="../docs/browser-lab.md" target="_blank">docs/browser-lab.md</a>.</div>'
+    )
+
+
+_LAB_CLOSED = _lab_note("closed by the clean-up cell: its server was stopped")
+_LAB_STOPPED = _lab_note("its server stopped; it comes back here when the server starts")
+_LAB_LIVE = _lab_note("live while the notebook runs")
 
 
 @cache
@@ -224,9 +233,33 @@ def _lab_view_class() -> type:
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
             data = super()._repr_mimebundle_(**kwargs)
             data["text/plain"] = self.text
-            data["text/html"] = _LAB_CLOSED.replace("(closed: its server was stopped by the "
-                                                    "clean-up cell)", "(live while it runs)")
+            data["text/html"] = _LAB_LIVE
             return data
+
+        def _follow(self, server: Any) -> None:
+            """Swap in a note while the server is stopped, the page again when it starts."""
+            from ..widgets._threading import Marshal, add_listener
+
+            self._marshal = Marshal()
+
+            def on_event(event: str, *args: Any) -> None:  # the server's thread
+                if event in ("stop", "start"):
+                    self._marshal.call(self._server_changed, event)
+
+            self._unfollow = add_listener(server, on_event)
+
+        def _server_changed(self, event: str) -> None:
+            display_id = getattr(self, "_display_id", None)
+            if display_id is None or self.comm is None:
+                return
+            bundle = (
+                self._repr_mimebundle_() if event == "start"
+                else {"text/plain": self.text, "text/html": _LAB_STOPPED}
+            )
+            with contextlib.suppress(Exception):
+                from IPython.display import update_display
+
+                update_display(bundle, raw=True, display_id=display_id)
 
         def _ipython_display_(self) -> None:
             from IPython.display import display
@@ -236,6 +269,11 @@ def _lab_view_class() -> type:
             display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
 
         def close(self) -> None:
+            unfollow = getattr(self, "_unfollow", None)
+            if unfollow is not None:
+                self._unfollow = None
+                self._marshal.close()
+                unfollow()
             display_id = getattr(self, "_display_id", None)
             if display_id is not None and self.comm is not None:
                 with contextlib.suppress(Exception):

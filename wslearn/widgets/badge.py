@@ -132,7 +132,7 @@ def _pill_html(look: Look, paused: bool = False) -> str:
     if paused:
         pill += (
             ' <span class="wslearn-paused" style="color:#57606a;font-size:12px">'
-            f"⏸ {html_text(PAUSED_TEXT)}</span>"
+            f"{html_text(PAUSED_TEXT)}</span>"
         )
     return pill
 
