@@ -89,13 +89,13 @@ def _number(name: str) -> str:
     return name.split("_", 1)[0]
 
 
-# -- opened fresh ---------------------------------------------------------------------------
+# -- a chapter: opened fresh, then Run All -------------------------------------------
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_a_chapter_opened_fresh_draws_every_stored_picture(
-    chapter: str, lab: Lab, page: Any
-) -> None:
+def test_a_chapter_opened_fresh_then_run_all(chapter: str, lab: Lab, page: Any) -> None:
+    """1. Opened fresh (untrusted, not run): every stored picture drawn. 2. Run All: no
+    error, no stderr, no empty box, every live view (and the lab's link) in place."""
     path = lab.root / "notebooks" / chapter
     outputs = stored_outputs(path)
     # what the file stores: pictures that need no trust
@@ -136,19 +136,10 @@ def test_a_chapter_opened_fresh_draws_every_stored_picture(
     assert fallbacks == [], f"{chapter}: text fallbacks shown instead of pictures: {fallbacks}"
     screenshot(page, f"journey-open-{_number(chapter)}.png", whole=True)
 
-
-# -- Run All --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("chapter", CHAPTERS)
-def test_run_all_leaves_no_error_and_every_live_view_in_place(
-    chapter: str, lab: Lab, page: Any
-) -> None:
-    path = lab.root / "notebooks" / chapter
+    # 2. Run All, as a learner does (after clearing: finished cells are then numbered)
     nb_cells = cells(path)
     code = [i for i, c in enumerate(nb_cells) if c["cell_type"] == "code"]
     shot = f"journey-run-{_number(chapter)}"
-    open_notebook(page, lab, f"notebooks/{chapter}", shot)
     clear_and_run_all(page, len(code), shot)
     screenshot(page, f"{shot}.png", whole=True)
 
@@ -394,3 +385,6 @@ def test_the_course_root_is_jupyters_root(lab: Lab) -> None:
         names = {item["name"] for item in json.load(answer)["content"]}
     assert {"notebooks", "exercises", "solutions", "docs", "my-work"} <= names, names
     assert Path(lab.root / "my-work").is_dir()
+    # the course's styles (side-by-side code) are served
+    with urllib.request.urlopen(f"{lab.url}/custom/custom.css") as answer:
+        assert b"table-layout: fixed" in answer.read()
