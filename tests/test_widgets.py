@@ -518,6 +518,46 @@ def test_dashboard_records_faults_in_the_timeline_and_closes_everything() -> Non
     assert isinstance(dash, w.VBox)
 
 
+def test_a_displayed_widget_leaves_a_static_picture_when_it_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import IPython.display
+
+    shown: list[tuple[dict[str, str], str]] = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda bundle, raw, display_id: shown.append((bundle, display_id)))
+    updates: list[tuple[dict[str, str], str]] = []
+    monkeypatch.setattr(IPython.display, "update_display",
+                        lambda bundle, raw, display_id: updates.append((bundle, display_id)))
+    client, server = FakeClient(), FakeServer()
+    dash = Dashboard(client, server)
+    client.connect()
+    dash._ipython_display_()  # what IPython calls for a cell's last expression
+    (live, display_id), = shown
+    assert WIDGET_MIME in live and live["text/html"].startswith('<div class="wslearn-static"')
+    dash.controls.buttons["stop"].click()
+    dash.close()
+    (bundle, updated), = updates
+    assert updated == display_id and set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"] == live["text/plain"]  # nbval's stable line
+    html = bundle["text/html"]
+    assert html.startswith('<div class="wslearn-static"') and "snapshot" in html
+    assert "Connected" in html and "stopped" in html  # the last state, not the first
+    assert "data:image/svg+xml;base64," in html  # the timeline as an <img>: no trust needed
+    assert "<svg" not in html and "<script" not in html
+    dash.close()
+    assert len(updates) == 1  # once
+
+
+def test_a_paused_client_says_so_on_its_badge() -> None:
+    client = FakeClient()
+    client.paused = True
+    badge = ConnectionBadge(client)
+    client.connect()
+    assert badge.paused and "paused (step mode)" in badge.pill.value
+    badge.close()
+
+
 # -- against the real server ----------------------------------------------------------
 
 

@@ -241,6 +241,8 @@ def _lab_view_class() -> type:
             from ..widgets._threading import Marshal, add_listener
 
             self._marshal = Marshal()
+            if not callable(getattr(server, "add_listener", None)):
+                return
 
             def on_event(event: str, *args: Any) -> None:  # the server's thread
                 if event in ("stop", "start"):

@@ -254,7 +254,8 @@ class ReconnectNotice(_ClientWatcher, LiveWidget, w.HBox):
             self.message = "no event loop to reconnect on"
             self._update()
             return None
-        self.message = ""
+        # a paused client takes the request but moves only on step(): say so, at once
+        self.message = PAUSED_TEXT if getattr(self.client, "paused", False) else ""
         coro = self.client.reconnect()
         task: asyncio.Future[Any] | concurrent.futures.Future[Any]
         if running_loop() is loop:
@@ -263,6 +264,8 @@ class ReconnectNotice(_ClientWatcher, LiveWidget, w.HBox):
             task = asyncio.run_coroutine_threadsafe(coro, loop)
         task.add_done_callback(lambda done: self._marshal.call(self._reconnect_done, done))
         self.reconnect_task = task
+        if self.message:
+            self._update()
         return task
 
     def _reconnect_done(self, task: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> None:
