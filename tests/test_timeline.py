@@ -75,8 +75,8 @@ def test_html_shows_svg_and_text_unless_disabled() -> None:
     t = outage()
     # the drawing as an <img> with a data: URI: JupyterLab draws it untrusted too
     assert t._repr_html_().startswith('<img class="wslearn-timeline" src="data:image/svg+xml;')
-    assert "<pre>" in t._repr_html_()
-    assert t.since(3)._repr_html_().startswith("<pre>")
+    assert "<pre style=" in t._repr_html_()
+    assert t.since(3)._repr_html_().startswith("<pre style=")
 
 
 def test_slicing_and_queries() -> None:

@@ -129,10 +129,9 @@ def lab_command(root: str | os.PathLike[str] | None = None, extra: list[str] | N
     ``my-work/``, ``exercises/``, ``solutions/`` and ``docs/`` are reachable), landing on
     chapter 00. ``extra`` arguments go last (tests add a port, ``--no-browser``...)."""
     base = Path(root if root is not None else course_root()).resolve()
-    styles = Path(__file__).resolve().parent / "lab"  # custom.css: side-by-side code
-    command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={base}",
-               f"--LabApp.default_url=/lab/tree/{FIRST}", "--LabApp.custom_css=True",
-               f"--ServerApp.static_custom_path={styles}"]
+    # wslearn.lab = jupyter lab + the course's custom.css (side-by-side code, word wrap)
+    command = [sys.executable, "-m", "wslearn.lab", f"--ServerApp.root_dir={base}",
+               f"--LabApp.default_url=/lab/tree/{FIRST}", "--LabApp.custom_css=True"]
     if hasattr(os, "getuid") and os.getuid() == 0:  # containers run as root
         command.append("--allow-root")
     return command + list(extra or [])

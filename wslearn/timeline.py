@@ -196,7 +196,9 @@ class Timeline:
         return self.to_text()
 
     def _repr_html_(self) -> str:
-        text = f"<pre>{html.escape(self.to_text())}</pre>"
+        # wrap between words, never inside one (JupyterLab's output <pre> breaks anywhere)
+        style = "white-space:pre-wrap;word-break:normal;overflow-wrap:break-word"
+        text = f'<pre style="{style}">{html.escape(self.to_text())}</pre>'
         if not self.svg_in_html or not self._entries:
             return text
         return self.picture()._repr_html_() + text
