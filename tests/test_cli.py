@@ -401,3 +401,13 @@ def test_execute_runs_a_real_kernel_in_the_notebook_folder(
     assert "widgets" not in nb["metadata"]
     assert [c["id"] for c in nb["cells"]] == ["c0", "c1", "c2", "c3"]
     assert progress.load().entries == {}, "execute never touches the progress file"
+
+
+def test_lab_command_serves_the_course_root_and_lands_on_chapter_00(tmp_path: Path) -> None:
+    from wslearn.mywork import lab_command
+
+    command = lab_command(tmp_path, ["--port=8899"])
+    assert command[1:3] == ["-m", "wslearn.lab"]  # jupyter lab + the course's styles
+    assert f"--ServerApp.root_dir={tmp_path.resolve()}" in command
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in command
+    assert command[-1] == "--port=8899"
