@@ -186,7 +186,6 @@ def open_lab(
         text=f"Browser lab: the page in an iframe and a link to open it in its own tab"
         f" ({where})",
     )
-    view._follow(server)
     return view
 
 
@@ -205,7 +204,6 @@ def _lab_note(why: str) -> str:
 
 
 _LAB_CLOSED = _lab_note("closed by the clean-up cell: its server was stopped")
-_LAB_STOPPED = _lab_note("its server stopped; it comes back here when the server starts")
 _LAB_LIVE = _lab_note("live while the notebook runs")
 
 
@@ -222,7 +220,9 @@ def _lab_view_class() -> type:
 
         Displayed with a display id: ``close()`` (the clean-up cell) puts a static note
         in its place, so Run All leaves no empty box. The link cannot stay live -- the
-        server behind it is stopped -- and a stored output must not hold its port.
+        server behind it is stopped -- and a stored output must not hold its port. A
+        server stopped *without* closing the view leaves the page in place on purpose:
+        the learner watches it count its reconnect attempts and give up.
         """
 
         text = traitlets.Unicode("Browser lab")  # not synced to the browser
@@ -236,33 +236,6 @@ def _lab_view_class() -> type:
             data["text/html"] = _LAB_LIVE
             return data
 
-        def _follow(self, server: Any) -> None:
-            """Swap in a note while the server is stopped, the page again when it starts."""
-            from ..widgets._threading import Marshal, add_listener
-
-            self._marshal = Marshal()
-            if not callable(getattr(server, "add_listener", None)):
-                return
-
-            def on_event(event: str, *args: Any) -> None:  # the server's thread
-                if event in ("stop", "start"):
-                    self._marshal.call(self._server_changed, event)
-
-            self._unfollow = add_listener(server, on_event)
-
-        def _server_changed(self, event: str) -> None:
-            display_id = getattr(self, "_display_id", None)
-            if display_id is None or self.comm is None:
-                return
-            bundle = (
-                self._repr_mimebundle_() if event == "start"
-                else {"text/plain": self.text, "text/html": _LAB_STOPPED}
-            )
-            with contextlib.suppress(Exception):
-                from IPython.display import update_display
-
-                update_display(bundle, raw=True, display_id=display_id)
-
         def _ipython_display_(self) -> None:
             from IPython.display import display
 
@@ -271,11 +244,6 @@ def _lab_view_class() -> type:
             display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
 
         def close(self) -> None:
-            unfollow = getattr(self, "_unfollow", None)
-            if unfollow is not None:
-                self._unfollow = None
-                self._marshal.close()
-                unfollow()
             display_id = getattr(self, "_display_id", None)
             if display_id is not None and self.comm is not None:
                 with contextlib.suppress(Exception):
