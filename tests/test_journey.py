@@ -346,7 +346,7 @@ def test_exercise_from_chapter_03_fail_then_pass_then_the_checks_still_pass(
     open_notebook(page, lab, f"notebooks/{chapter}", "journey-exercise-chapter")
     linked = f"../my-work/{EXERCISE}.ipynb" in (lab.root / "notebooks" / chapter).read_text()
     if linked:  # the chapter's link opens the learner's copy, inside Jupyter's root
-        link = page.locator(f'.jp-RenderedMarkdown a[href$="my-work/{EXERCISE}.ipynb"]').first
+        link = page.locator(f'.jp-RenderedMarkdown a[href*="my-work/{EXERCISE}.ipynb"]').first
         link.scroll_into_view_if_needed()
         link.click()
     else:  # (before the chapter links to my-work/): the file browser, as a learner would
