@@ -189,7 +189,7 @@ def clear_and_run_all(page: Any, code_cells: int, shot: str) -> None:
     except PlaywrightTimeout:
         screenshot(page, f"{shot}-stalled.png")
         menu(page, "Kernel", "Restart Kernel and Run All Cells…")
-        page.get_by_role("button", name="Restart", exact=True).click()
+        page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()  # "Restart"
         code_prompts_done(page, code_cells)
 
 
