@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
-FIRST  := notebooks/00_start_here.ipynb
 NBVAL_DIRS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 # Checkers record progress; validating solutions must not mark a learner's exercises passed.
 nbval notebooks: export WSLEARN_HOME = $(CURDIR)/build/wslearn-home
@@ -22,7 +21,7 @@ CHP             := build/node/node_modules/.bin/configurable-http-proxy
 .PHONY: lab test lint unit asynciodebug nbval browser notebooks exercises bench mutants clean help classroom web
 
 help:
-	@echo "make lab        open the course in JupyterLab"
+	@echo "make lab        open the course in JupyterLab (your exercise copies: my-work/)"
 	@echo "make test       lint + every test (unit, real sockets, nbval, browser)"
 	@echo "make notebooks  re-execute notebooks/ and solutions/ in place (refresh stored outputs)"
 	@echo "make exercises  regenerate exercises/ from solutions/"
@@ -38,9 +37,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-# --allow-root only where it is needed (containers run as root; Jupyter refuses otherwise)
+# `python -m wslearn lab` (wslearn/mywork.py, also what the journey tests start): first
+# copies the exercises you do not have yet into my-work/ (never overwriting) and turns
+# JupyterLab's news pop-up off for this environment; then runs JupyterLab with the
+# repository root as Jupyter's root (notebooks/, my-work/, exercises/, solutions/, docs/
+# all reachable), landing on chapter 00 (--allow-root only when run as root).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(FIRST)
+	$(PY) -m wslearn lab
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check wslearn tests bench

@@ -15,7 +15,10 @@ def test_bar_chart_text_and_svg_are_stable() -> None:
                   unit="hits")
     assert a.to_svg() == b.to_svg()
     assert repr(a).splitlines()[1].endswith("600 hits")
-    assert "backoff + max 5" in a._repr_svg_()
+    assert "backoff + max 5" in a.to_svg()
+    bundle = a._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}  # no image/svg+xml: needs trust
+    assert bundle["text/html"].startswith('<img class="wslearn-picture" src="data:image/svg+xml')
 
 
 def test_histogram_counts_every_sample_and_is_deterministic() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,67 @@ def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture) -> N
 # -- build --------------------------------------------------------------------------------
 
 
+def test_a_run_and_saved_exercise_is_never_lost_nor_fails_the_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    write(
+        solutions / "03_backoff.ipynb",
+        new_notebook(cells=[new_code_cell(f"def f():\n    {BEGIN}\n    return 1\n    {END}")]),
+    )
+    dirs = ["--solutions", str(solutions), "--exercises", str(exercises)]
+    assert main(["build", *dirs]) == 0
+    # a learner types an answer into the template and runs it
+    path = exercises / "03_backoff.ipynb"
+    nb = json.loads(path.read_text())
+    nb["cells"][0]["source"] = "def f():\n    return 42\n"
+    nb["cells"][0]["execution_count"] = 1
+    edited = json.dumps(nb)
+    path.write_text(edited)
+    capsys.readouterr()
+
+    assert main(["build", "--check", *dirs]) == 0  # someone's work: reported, not failed
+    out = capsys.readouterr().out
+    assert "edited" in out and "my-work/" in out
+
+    assert main(["build", *dirs]) == 0  # regenerates, but saves the answer first
+    out = capsys.readouterr().out
+    saved = tmp_path / "my-work" / "03_backoff.ipynb"
+    assert saved.read_text() == edited and "saved first" in out
+    path.write_text(edited)
+    assert main(["build", *dirs]) == 0  # never overwrites the first saved copy
+    assert saved.read_text() == edited
+    assert (tmp_path / "my-work" / "03_backoff.saved-1.ipynb").read_text() == edited
+
+
+def test_start_copies_missing_exercises_and_never_overwrites(tmp_path: Path) -> None:
+    from wslearn.mywork import start
+
+    (tmp_path / "exercises").mkdir()
+    for name in ("02_cleanup", "03_backoff"):
+        (tmp_path / "exercises" / f"{name}.ipynb").write_text(f"template {name}")
+    (tmp_path / "my-work").mkdir()
+    (tmp_path / "my-work" / "03_backoff.ipynb").write_text("my answers")
+    started = start(tmp_path, settings=False)
+    assert started.copied == ("02_cleanup.ipynb",) and started.kept == ("03_backoff.ipynb",)
+    assert (tmp_path / "my-work" / "03_backoff.ipynb").read_text() == "my answers"
+    assert (tmp_path / "my-work" / "02_cleanup.ipynb").read_text() == "template 02_cleanup"
+    assert start(tmp_path, settings=False).copied == ()
+
+
+def test_lab_overrides_turn_news_off_and_keep_other_settings(tmp_path: Path) -> None:
+    from wslearn.mywork import lab_overrides
+
+    path = tmp_path / "share/jupyter/lab/settings/overrides.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"@jupyterlab/x:y": {"a": 1}}))
+    assert "off" in lab_overrides(tmp_path)
+    data = json.loads(path.read_text())
+    assert data["@jupyterlab/x:y"] == {"a": 1}
+    assert data["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert lab_overrides(tmp_path) == ""  # already there: nothing rewritten
+
+
 def test_build_check_exits_1_listing_stale_files(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -84,7 +146,7 @@ def test_build_check_exits_1_listing_stale_files(
     assert main(["build", "--check", *dirs]) == 1
     captured = capsys.readouterr()
     assert "missing" in captured.out and "03_backoff.ipynb" in captured.out
-    assert "run `python -m wslearn build`" in captured.err
+    assert "`python -m wslearn build`" in captured.err
 
     assert main(["build", *dirs]) == 0
     assert "1 exercise(s): 1 written" in capsys.readouterr().out
@@ -123,11 +185,11 @@ def test_progress_table_lists_every_exercise_with_a_bar(tmp_path: Path) -> None:
     progress.record("00_start", "not-started")
 
     assert progress.progress_text(folder) == (
-        "exercise      status       summary\n"
-        "00_start      not started\n"
-        "03_backoff    pass         all 4 checks passed\n"
-        "05_heartbeat  fail         no pong timeout: the client stayed connected\n"
-        "06_handlers   not started\n"
+        "exercise      best         last         summary\n"
+        "00_start      not started  not started\n"
+        "03_backoff    pass         pass         all 4 checks passed\n"
+        "05_heartbeat  fail         fail         no pong timeout: the client stayed connected\n"
+        "06_handlers   not started  not started\n"
         "[#---] 1/4 passed"
     )
     state = progress.load(folder)
@@ -137,6 +199,16 @@ def test_progress_table_lists_every_exercise_with_a_bar(tmp_path: Path) -> None:
     assert "2 0" not in progress.progress_text(folder), "no wall-clock times unless asked"
     html = state._repr_html_()
     assert "<progress value='1' max='4'>" in html and "no pong timeout" in html
+
+
+def test_a_passed_exercise_stays_passed_and_shows_the_last_run(progress_home: Path) -> None:
+    progress.record("03_backoff", "fail", "first try")
+    progress.record("03_backoff", "pass", "all passed")
+    progress.record("03_backoff", "fail", "an experiment")
+    state = progress.load()
+    entry = state.get("03_backoff")
+    assert (entry.best, entry.status) == ("pass", "fail") and state.passed == 1
+    assert re.search(r"03_backoff +pass +fail +an experiment", state.to_text())
 
 
 def test_progress_file_lives_in_wslearn_home(progress_home: Path) -> None:
@@ -263,7 +335,7 @@ def test_check_runs_the_notebook_and_shows_the_recorded_verdict(
     assert main(["check", "exercises/03_backoff.ipynb"]) == 0
     out = capsys.readouterr().out
     assert "checking exercises/03_backoff.ipynb ... ran to the end" in out
-    assert "03_backoff  pass    3/3 checks passed" in out
+    assert "03_backoff  pass  pass  3/3 checks passed" in out
 
     assert main(["check", "04"]) == 1, "a number finds exercises/04_*.ipynb"
     assert "delay(3) returned 8, expected 4" in capsys.readouterr().out
@@ -329,3 +401,13 @@ def test_execute_runs_a_real_kernel_in_the_notebook_folder(
     assert "widgets" not in nb["metadata"]
     assert [c["id"] for c in nb["cells"]] == ["c0", "c1", "c2", "c3"]
     assert progress.load().entries == {}, "execute never touches the progress file"
+
+
+def test_lab_command_serves_the_course_root_and_lands_on_chapter_00(tmp_path: Path) -> None:
+    from wslearn.mywork import lab_command
+
+    command = lab_command(tmp_path, ["--port=8899"])
+    assert command[1:3] == ["-m", "wslearn.lab"]  # jupyter lab + the course's styles
+    assert f"--ServerApp.root_dir={tmp_path.resolve()}" in command
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in command
+    assert command[-1] == "--port=8899"

@@ -19,6 +19,7 @@ import ipywidgets as w
 import pytest
 from support import arun
 
+from wslearn.svg import STATES
 from wslearn.timeline import Entry, Timeline
 from wslearn.waiting import until
 from wslearn.widgets import (
@@ -30,6 +31,9 @@ from wslearn.widgets import (
     TimelineView,
     badge_look,
 )
+
+GREEN, AMBER, RED = (STATES[s].fill for s in ("connected", "reconnecting", "disconnected"))
+YELLOW, DARK = STATES["connecting"].fill, STATES["closed"].fill
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -187,8 +191,10 @@ def test_text_plain_is_stable_while_the_state_changes() -> None:
         after = [x._repr_mimebundle_() for x in widgets]
         assert [b["text/plain"] for b in before] == [b["text/plain"] for b in after]
         assert [repr(x) for x in widgets] == [b["text/plain"] for b in after]
-        # and no state-dependent mime type sneaks into the bundle
-        assert all(set(b) == {"text/plain", WIDGET_MIME} for b in after)
+        # the only state-dependent part is the static picture (text/html), which nbval
+        # compares by its marker (conftest.py); the widget view and text stay put
+        assert all(set(b) == {"text/plain", "text/html", WIDGET_MIME} for b in after)
+        assert all(b["text/html"].startswith('<div class="wslearn-static"') for b in after)
     finally:
         for x in widgets:
             x.close()
@@ -214,15 +220,15 @@ def test_plain_text_names_the_widget() -> None:
 @pytest.mark.parametrize(
     ("state", "attempt", "delay", "label", "colour"),
     [
-        ("connecting", 0, None, "Connecting…", "#9a6700"),
-        ("connected", 0, None, "Connected", "#1a7f37"),
-        ("reconnecting", 2, 2.0, "Reconnecting — attempt 2/5, next in 2 s", "#9a6700"),
-        ("reconnecting", 1, 0.5, "Reconnecting — attempt 1/5, next in 0.5 s", "#9a6700"),
-        ("reconnecting", 3, 1.37, "Reconnecting — attempt 3/5, next in 1.4 s", "#9a6700"),
-        ("reconnecting", 2, None, "Reconnecting — attempt 2/5 in progress", "#9a6700"),
-        ("reconnecting", 0, None, "Reconnecting…", "#9a6700"),
-        ("disconnected", 5, None, "Disconnected — WebSocket unavailable", "#cf222e"),
-        ("closed", 0, None, "Closed", "#6e7781"),
+        ("connecting", 0, None, "Connecting…", YELLOW),
+        ("connected", 0, None, "Connected", GREEN),
+        ("reconnecting", 2, 2.0, "Reconnecting — attempt 2/5, next in 2 s", AMBER),
+        ("reconnecting", 1, 0.5, "Reconnecting — attempt 1/5, next in 0.5 s", AMBER),
+        ("reconnecting", 3, 1.37, "Reconnecting — attempt 3/5, next in 1.4 s", AMBER),
+        ("reconnecting", 2, None, "Reconnecting — attempt 2/5 in progress", AMBER),
+        ("reconnecting", 0, None, "Reconnecting…", AMBER),
+        ("disconnected", 5, None, "Disconnected — WebSocket unavailable", RED),
+        ("closed", 0, None, "Closed", DARK),
     ],
 )
 def test_badge_look(state, attempt, delay, label, colour) -> None:
@@ -245,7 +251,7 @@ def test_badge_follows_the_client_and_the_notice_appears_after_the_last_attempt(
         assert badge.label == "Disconnected — not connected yet"
         assert not badge.notice.visible  # disconnected, but nothing was given up
         client.connect()
-        assert badge.state == "connected" and badge.colour == "#1a7f37"
+        assert badge.state == "connected" and badge.colour == GREEN
         client.lose()
         assert badge.label == "Reconnecting — attempt 1/5, next in 1 s"
         assert (badge.attempt, badge.max_attempts, badge.next_delay) == (1, 5, 1.0)
@@ -263,7 +269,7 @@ def test_badge_follows_the_client_and_the_notice_appears_after_the_last_attempt(
         client.attempt(5)
         client.give_up()
         assert badge.label == "Disconnected — WebSocket unavailable"
-        assert badge.colour == "#cf222e"
+        assert badge.colour == RED
         assert badge.notice.visible and badge.notice.layout.display == ""
         assert "WebSocket unavailable — all 5 reconnect attempts failed" in badge.notice.text.value
         badge.reconnect_button.click()
@@ -489,7 +495,8 @@ def test_timeline_view_from_a_client_or_a_timeline() -> None:
         assert view.entry_count == 2
         assert view.picture.value == view.to_svg() == view.svg
         assert view.picture.value.startswith("<svg")
-        assert view.snapshot().data == view.to_svg()
+        assert view.snapshot().to_svg() == view.to_svg()
+        assert "data:image/svg+xml;base64," in view.snapshot()._repr_html_()
         assert view.summary() == client.timeline.to_text()
         view.close()
         bare.close()
@@ -515,6 +522,46 @@ def test_dashboard_records_faults_in_the_timeline_and_closes_everything() -> Non
     assert len(client.timeline._listeners) == 1  # the fake's own forwarder
     assert all(b.comm is None for b in dash.controls.buttons.values())
     assert isinstance(dash, w.VBox)
+
+
+def test_a_displayed_widget_leaves_a_static_picture_when_it_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import IPython.display
+
+    shown: list[tuple[dict[str, str], str]] = []
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda bundle, raw, display_id: shown.append((bundle, display_id)))
+    updates: list[tuple[dict[str, str], str]] = []
+    monkeypatch.setattr(IPython.display, "update_display",
+                        lambda bundle, raw, display_id: updates.append((bundle, display_id)))
+    client, server = FakeClient(), FakeServer()
+    dash = Dashboard(client, server)
+    client.connect()
+    dash._ipython_display_()  # what IPython calls for a cell's last expression
+    (live, display_id), = shown
+    assert WIDGET_MIME in live and live["text/html"].startswith('<div class="wslearn-static"')
+    dash.controls.buttons["stop"].click()
+    dash.close()
+    (bundle, updated), = updates
+    assert updated == display_id and set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"] == live["text/plain"]  # nbval's stable line
+    html = bundle["text/html"]
+    assert html.startswith('<div class="wslearn-static"') and "snapshot" in html
+    assert "Connected" in html and "stopped" in html  # the last state, not the first
+    assert "data:image/svg+xml;base64," in html  # the timeline as an <img>: no trust needed
+    assert "<svg" not in html and "<script" not in html
+    dash.close()
+    assert len(updates) == 1  # once
+
+
+def test_a_paused_client_says_so_on_its_badge() -> None:
+    client = FakeClient()
+    client.paused = True
+    badge = ConnectionBadge(client)
+    client.connect()
+    assert badge.paused and "paused (step mode)" in badge.pill.value
+    badge.close()
 
 
 # -- against the real server ----------------------------------------------------------
@@ -610,7 +657,7 @@ def test_stop_reconnecting_then_unavailable_then_reconnect_connects() -> None:
             await client.wait_for("disconnected", timeout=120)  # clock seconds
             await dash.controls.run("stop")  # the click's action has finished too
             assert badge.label == "Disconnected — WebSocket unavailable"
-            assert badge.colour == "#cf222e" and badge.state == "disconnected"
+            assert badge.colour == RED and badge.state == "disconnected"
             assert notice.visible and notice.layout.display == ""
             assert "all 5 reconnect attempts failed" in notice.text.value
             assert labels[:2] == ["Connected", "Reconnecting — attempt 1/5, next in 1 s"]

@@ -1,6 +1,7 @@
 """``python -m wslearn`` (or the ``wslearn`` script): the course's command line.
 
-Subcommands: ``build`` (exercises from solutions), ``execute`` (refresh stored outputs),
+Subcommands: ``start`` (your own copies of the exercises in ``my-work/``, never
+overwritten), ``build`` (exercises from solutions), ``execute`` (refresh stored outputs),
 ``check`` (run an exercise and show its checkers' verdict), ``progress`` (the learner's
 table), ``grade`` (a class's gradebook, see ``wslearn.grade``) and ``env`` (what is
 installed where). Heavy imports (nbformat, nbclient) happen
@@ -19,6 +20,8 @@ from . import progress as _progress
 
 EPILOG = """\
 examples:
+  python -m wslearn lab              start + JupyterLab on the course (make lab)
+  python -m wslearn start            copy the exercises you do not have yet to my-work/
   python -m wslearn build            regenerate exercises/ from solutions/  (make exercises)
   python -m wslearn build --check    exit 1 if exercises/ is out of date
   python -m wslearn execute notebooks solutions    refresh stored outputs  (make notebooks)
@@ -39,6 +42,15 @@ def cmd_build(args: argparse.Namespace) -> int:
             return
         source = f" (from {_progress.display_path(item.solution)})" if item.solution else ""
         print(f"{item.status:>9}  {_progress.display_path(item.exercise)}{source}")
+        if item.status == "edited":
+            print(
+                f"           {_progress.display_path(item.exercise)} was run and saved (it has "
+                "outputs): someone's work, not checked. Learners work in my-work/ "
+                "(`python -m wslearn start` copies exercises there, never overwriting).",
+            )
+        if item.saved_to is not None:
+            print(f"           your edited copy was saved first: "
+                  f"{_progress.display_path(item.saved_to)}")
 
     try:
         results = build(args.solutions, args.exercises, check=args.check, report=report)
@@ -49,8 +61,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.check:
         if problems:
             print(
-                f"{len(problems)} exercise file(s) out of date: run `python -m wslearn build` "
-                "(make exercises) and commit the result",
+                f"{len(problems)} exercise template(s) differ from what solutions/ generate. "
+                "Instructors: `python -m wslearn build` (make exercises) regenerates "
+                "exercises/ and commit the result; a run-and-saved exercise file is saved "
+                "into my-work/ first, so no answer is lost.",
                 file=sys.stderr,
             )
             return 1
@@ -62,6 +76,27 @@ def cmd_build(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     print(f"{len(results)} exercise(s): {summary or 'no solutions found'}")
     return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from .mywork import start
+
+    started = start(settings=not args.no_settings)
+    for line in started.lines():
+        print(line)
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """``make lab``: ``start``, then JupyterLab on the course root (replaces this process)."""
+    from .mywork import lab_command, start
+
+    for line in start().lines():
+        print(line)
+    command = lab_command(extra=args.jupyter_args)
+    sys.stdout.flush()
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
 
 
 def cmd_execute(args: argparse.Namespace) -> int:
@@ -88,12 +123,20 @@ def cmd_execute(args: argparse.Namespace) -> int:
 
 
 def _exercise_path(target: str) -> Path:
-    """A path as given, or an exercise name / number prefix looked up in exercises/."""
+    """A path as given, or an exercise name / number prefix: the learner's copy in
+    my-work/ when there is one (that is where answers are typed), else exercises/."""
     path = Path(target)
     if path.is_file():
         return path
-    folder = _progress.course_root() / "exercises"
+    root = _progress.course_root()
     name = _progress.exercise_name(target)
+    for folder in (root / "my-work", root / "exercises"):
+        found = sorted(
+            p for p in folder.glob("*.ipynb") if p.stem == name or p.stem.startswith(name + "_")
+        )
+        if len(found) == 1:
+            return found[0]
+    folder = root / "exercises"
     matches = sorted(
         p for p in folder.glob("*.ipynb") if p.stem == name or p.stem.startswith(name + "_")
     )
@@ -231,6 +274,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
+    p = sub.add_parser("start", help="copy the exercises to my-work/ (never overwrites)")
+    p.add_argument("--no-settings", action="store_true",
+                   help="do not write the course's JupyterLab settings overrides")
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("lab", help="start, then JupyterLab on the course (make lab)")
+    p.add_argument("jupyter_args", nargs="*", metavar="JUPYTER_ARGS",
+                   help="passed on to jupyter lab (e.g. --port=8899 --no-browser)")
+    p.set_defaults(func=cmd_lab)
+
     p = sub.add_parser("build", help="write exercises/ from solutions/ (one source)")
     p.add_argument("--check", action="store_true", help="only compare; exit 1 if out of date")
     p.add_argument("--solutions", metavar="DIR", help="default: <course root>/solutions")
@@ -288,7 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (``wslearn = "wslearn.__main__:main"``); returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "func", None) is cmd_lab:
+        args.jupyter_args = [*args.jupyter_args, *unknown]  # jupyter's own options
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 0

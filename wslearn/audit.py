@@ -30,14 +30,18 @@ class Leftovers:
     def clean(self) -> bool:
         return not (self.servers or self.connections or self.threads or self.tasks)
 
-    def lines(self) -> list[str]:
+    def counts(self) -> list[str]:
         """One line per resource kind; names are sequence numbers, never ids or ports."""
-        out = [
+        return [
             f"servers running:     {self.servers}",
             f"server connections:  {self.connections}",
             f"wslearn threads:     {len(self.threads)}",
             f"wslearn tasks:       {len(self.tasks)}",
         ]
+
+    def lines(self) -> list[str]:
+        """The counts, then the verdict: "all clean" or what to stop and how."""
+        out = self.counts()
         if self.clean:
             out.append("all clean: nothing left running")
         else:
@@ -53,8 +57,12 @@ class Leftovers:
         return "\n".join(self.lines())
 
     def _repr_html_(self) -> str:
-        mark = "✓ all clean" if self.clean else "✗ something is still running"
-        return f"<pre>{html.escape(repr(self))}</pre><p><b>{mark}</b></p>"
+        # the counts, then the verdict once (bold), then what to do, if anything
+        verdict = self.lines()[len(self.counts()):]
+        mark = "✓ " + verdict[0] if self.clean else "✗ something is still running"
+        todo = "" if self.clean else f"<pre>{html.escape(chr(10).join(verdict))}</pre>"
+        counts = html.escape("\n".join(self.counts()))
+        return f"<pre>{counts}</pre><p><b>{html.escape(mark)}</b></p>{todo}"
 
 
 def _snapshot() -> Leftovers:
@@ -93,6 +101,10 @@ async def leftovers(wait: float = 3.0) -> Leftovers:
     only while something is left) makes the report deterministic instead of a race.
     """
     deadline = time.monotonic() + wait
+    # Let callbacks that other threads queued on this loop run first (a widget noting
+    # that its server stopped): they belong to the cell that caused them.
+    for _ in range(3):
+        await asyncio.sleep(0)
     snap = _snapshot()
     while not snap.clean and time.monotonic() < deadline:
         await asyncio.sleep(0.02)

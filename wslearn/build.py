@@ -24,6 +24,13 @@ into an exercise or an exercise that no longer matches its checker. Why determin
 output (same ids, cleared outputs, fixed JSON layout): ``build --check`` compares bytes,
 so CI catches an exercise that was not regenerated, and rebuilding never makes a diff.
 
+Learner work is never lost to a build. Learners work in their own copies (``my-work/``,
+see :mod:`wslearn.mywork`); but an exercise file that was *run and saved* (it has
+outputs or execution counts, which a generated template never has) is someone's work:
+``build --check`` reports it as ``edited`` without failing, and ``build`` first saves it
+into ``my-work/`` (under its own name if free, else ``NN_name.saved-K.ipynb``) before
+writing the fresh template.
+
 A line that *looks* like a marker but is not exact (``## BEGIN SOLUTION``,
 ``### BEGIN SOLUTIONS``) is an error, not ignored: ignoring it would ship the solution.
 """
@@ -226,18 +233,50 @@ class Built:
     """The outcome for one exercise file.
 
     ``status``: ``written`` / ``unchanged`` / ``removed`` (build), or ``stale`` /
-    ``missing`` / ``orphan`` / ``unchanged`` (``check=True``: nothing is written).
+    ``missing`` / ``orphan`` / ``edited`` / ``unchanged`` (``check=True``: nothing is
+    written). ``saved_to``: where ``build`` put a learner's edited file first.
     """
 
     exercise: Path
     status: str
     solution: Path | None = None
     warnings: tuple[str, ...] = field(default=())
+    saved_to: Path | None = None
 
     @property
     def problem(self) -> bool:
         """Whether ``--check`` should fail for this file."""
         return self.status in ("stale", "missing", "orphan")
+
+
+def learner_edited(text: str) -> bool:
+    """Whether an exercise file was run and saved: outputs or execution counts (which a
+    generated template never has)."""
+    try:
+        cells = json.loads(text).get("cells", [])
+    except (ValueError, AttributeError):
+        return False
+    return any(
+        isinstance(c, dict) and (c.get("outputs") or c.get("execution_count") is not None)
+        for c in cells
+    )
+
+
+def _save_learner_copy(target: Path, text: str, root: Path) -> Path:
+    """Put an edited exercise file into ``my-work/`` without overwriting anything there."""
+    folder = root / "my-work"
+    folder.mkdir(exist_ok=True)
+    candidates = [folder / target.name] + [
+        folder / f"{target.stem}.saved-{k}{target.suffix}" for k in range(1, 1000)
+    ]
+    for candidate in candidates:
+        try:
+            with candidate.open("x", encoding="utf-8") as f:
+                f.write(text)
+            return candidate
+        except FileExistsError:
+            continue
+    raise BuildError(f"could not save {target} into {folder}: 1000 saved copies exist")
 
 
 def _generated_from(path: Path) -> str | None:
@@ -283,15 +322,18 @@ def build(
         nb, warnings = make_exercise(read_notebook(solution), name=label, source=label)
         text = dumps(nb)
         old = target.read_text(encoding="utf-8") if target.exists() else None
+        saved: Path | None = None
         if old == text:
             status = "unchanged"
         elif check:
-            status = "missing" if old is None else "stale"
+            status = "missing" if old is None else "edited" if learner_edited(old) else "stale"
         else:
+            if old is not None and learner_edited(old):
+                saved = _save_learner_copy(target, old, exercises.parent)
             exercises.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
             status = "written"
-        add(Built(target, status, solution, tuple(warnings)))
+        add(Built(target, status, solution, tuple(warnings), saved))
 
     if exercises.is_dir():
         for target in sorted(exercises.glob("*.ipynb")):

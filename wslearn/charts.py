@@ -5,8 +5,11 @@ embeds ids and metadata that change between runs -- stored outputs must be byte-
 stable for nbval. These charts render the same input to the same bytes, always, and carry
 a readable text version (``repr``) for terminals and for nbval's ``text/plain``.
 
-Every chart object displays as SVG in Jupyter (``_repr_svg_``) and as text elsewhere.
-Colours are paired with labels and numbers, never carrying meaning alone.
+Every chart object displays as a picture in Jupyter (``text/html`` with the SVG as an
+``<img>``, drawn even in an untrusted notebook: see ``wslearn.svg``) and as text
+elsewhere. Colours are paired with labels and numbers, never carrying meaning alone: bars
+share one colour, except bars named after a connection state, which take that state's
+colour from the one palette (``wslearn.svg.STATES``), as in the timeline and the badge.
 """
 
 from __future__ import annotations
@@ -14,36 +17,37 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from html import escape
+
+from .svg import SERIES, STATES, Picture, coord, number
+from .svg import esc as escape
 
 __all__ = ["BarChart", "Histogram", "bar_chart", "histogram"]
 
-#: Colour-blind-safe palette (Okabe-Ito), in series order.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
+#: Colour-blind-safe palette (Okabe-Ito), in series order (``wslearn.svg.SERIES``).
+PALETTE = SERIES
 
 _FONT = "font-family='system-ui, sans-serif'"
+_num = number
+_fmt = coord
 
 
-def _num(value: float) -> str:
-    """Format a number compactly and stably (no float noise like 0.30000000000000004)."""
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
-def _fmt(x: float) -> str:
-    """Coordinates with one decimal: short, stable SVG."""
-    return f"{x:.1f}"
+def bar_colour(label: str, colours: Mapping[str, str] | None = None) -> str:
+    """A bar's colour: ``colours[label]``, else its state's colour, else the one bar colour."""
+    if colours and label in colours:
+        return colours[label]
+    state = STATES.get(label)
+    return state.fill if state is not None else SERIES[0]
 
 
 @dataclass(frozen=True)
-class BarChart:
+class BarChart(Picture):
     """Horizontal bars, one per label: counts you want compared at a glance."""
 
     data: tuple[tuple[str, float], ...]
     title: str = ""
     unit: str = ""
     width: int = 520
+    colours: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         return self.to_text()
@@ -77,7 +81,7 @@ class BarChart:
             y = top_y + i * row_h
             w = plot_w * max(value, 0) / top
             w = max(w, 2.0) if value > 0 else 0.0  # a small count stays visible
-            colour = PALETTE[i % len(PALETTE)]
+            colour = bar_colour(label, dict(self.colours))
             unit = f" {self.unit}" if self.unit else ""
             parts += [
                 f"<text x='{label_w - 6}' y='{y + 17}' text-anchor='end' {_FONT} "
@@ -90,20 +94,28 @@ class BarChart:
         parts.append("</svg>")
         return "".join(parts)
 
-    def _repr_svg_(self) -> str:
-        return self.to_svg()
+    def alt(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        values = "; ".join(f"{k}: {_num(v)}{unit}" for k, v in self.data)
+        return f"{self.title}: {values}" if self.title else values
 
 
 def bar_chart(data: Mapping[str, float] | Sequence[tuple[str, float]], *, title: str = "",
-              unit: str = "", width: int = 520) -> BarChart:
-    """A horizontal bar chart of ``{label: value}`` (order kept)."""
+              unit: str = "", width: int = 520,
+              colours: Mapping[str, str] | None = None) -> BarChart:
+    """A horizontal bar chart of ``{label: value}`` (order kept).
+
+    Bars share one colour; a bar named after a connection state (``"connected"``) takes
+    the state's colour; ``colours={label: "#hex"}`` sets others on purpose.
+    """
     items = tuple((str(k), float(v)) for k, v in (
         data.items() if isinstance(data, Mapping) else data))
-    return BarChart(items, title=title, unit=unit, width=width)
+    return BarChart(items, title=title, unit=unit, width=width,
+                    colours=tuple((colours or {}).items()))
 
 
 @dataclass(frozen=True)
-class Histogram:
+class Histogram(Picture):
     """One or more series binned on a shared axis, drawn as small multiples (one row each).
 
     Small multiples rather than overlaid bars: "with jitter" and "without jitter" are
@@ -180,9 +192,6 @@ class Histogram:
                          f"{escape(self.xlabel)}</text>")
         parts.append("</svg>")
         return "".join(parts)
-
-    def _repr_svg_(self) -> str:
-        return self.to_svg()
 
 
 def histogram(series: Mapping[str, Sequence[float]] | Sequence[float], *, bin_width: float,

@@ -10,8 +10,13 @@ kernel and must read the outcome afterwards, and progress should survive restart
 
 Format (``version`` 1)::
 
-    {"version": 1, "exercises": {"03_backoff": {"status": "fail", "summary": "...",
-                                                "runs": 2, "last_run": "2025-01-01T12:00:00Z"}}}
+    {"version": 1, "exercises": {"03_backoff": {"status": "fail", "best": "pass",
+                                                "summary": "...", "runs": 2,
+                                                "last_run": "2025-01-01T12:00:00Z"}}}
+
+``status`` is the last result, ``best`` the best one so far: an exercise that passed
+once stays passed (a later experiment that fails does not take it away), and the table
+shows both, so the learner sees "pass" and also that the last run failed.
 
 Renderings never show ``last_run`` unless asked (``details=True``): a progress table in a
 stored notebook output must not contain wall-clock times.
@@ -61,6 +66,8 @@ ENV_EXERCISE: Final = "WSLEARN_EXERCISE"
 STATUSES: Final = ("pass", "fail", "not-started")
 _LABELS: Final = {"pass": "pass", "fail": "fail", "not-started": "not started"}
 _VERSION: Final = 1
+#: Which result is better (for ``best``).
+_RANK: Final = {"not-started": 0, "fail": 1, "pass": 2}
 _SUMMARY_MAX: Final = 200
 
 
@@ -132,18 +139,24 @@ def list_exercises(exercises_dir: str | os.PathLike[str] | None = None) -> list[
 
 @dataclass(frozen=True)
 class ExerciseResult:
-    """The last recorded outcome of one exercise."""
+    """The recorded outcomes of one exercise: the last (``status``) and the best."""
 
     exercise: str
     status: str = "not-started"
     summary: str = ""
     runs: int = 0
     last_run: str | None = None  # ISO 8601 UTC; shown only with details=True
+    best: str = "not-started"
 
     @property
     def label(self) -> str:
-        """``pass``, ``fail`` or ``not started``."""
+        """The last result: ``pass``, ``fail`` or ``not started``."""
         return _LABELS.get(self.status, self.status)
+
+    @property
+    def best_label(self) -> str:
+        """The best result so far: ``pass``, ``fail`` or ``not started``."""
+        return _LABELS.get(self.best, self.best)
 
 
 class Progress:
@@ -170,7 +183,7 @@ class Progress:
 
     @property
     def passed(self) -> int:
-        return sum(self.get(n).status == "pass" for n in self.exercises)
+        return sum(self.get(n).best == "pass" for n in self.exercises)
 
     @property
     def total(self) -> int:
@@ -189,11 +202,12 @@ class Progress:
         rows = []
         for name in names:
             e = self.get(name)
-            row = [name, e.label]
+            row = [name, e.best_label, e.label]
             if details:
                 row += [str(e.runs), e.last_run or "-"]
             rows.append([*row, e.summary])
-        header = ["exercise", "status", *(["runs", "last run"] if details else []), "summary"]
+        header = ["exercise", "best", "last", *(["runs", "last run"] if details else []),
+                  "summary"]
         lines = []
         if self.problem:
             lines.append(f"note: {self.problem}")
@@ -214,8 +228,11 @@ class Progress:
     def _repr_html_(self) -> str:
         colors = {"pass": "#1a7f37", "fail": "#cf222e", "not-started": "#6e7781"}
         rows = "".join(
-            "<tr><td><code>{}</code></td><td style='color:{}'>{}</td><td>{}</td></tr>".format(
+            "<tr><td><code>{}</code></td><td style='color:{}'>{}</td>"
+            "<td style='color:{}'>{}</td><td>{}</td></tr>".format(
                 html.escape(n),
+                colors.get(self.get(n).best, "inherit"),
+                html.escape(self.get(n).best_label),
                 colors.get(self.get(n).status, "inherit"),
                 html.escape(self.get(n).label),
                 html.escape(self.get(n).summary),
@@ -225,7 +242,8 @@ class Progress:
         note = f"<p>note: {html.escape(self.problem)}</p>" if self.problem else ""
         return (
             f"{note}<table class='wslearn-progress'><thead><tr><th>exercise</th>"
-            f"<th>status</th><th>summary</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<th>best</th><th>last</th><th>summary</th></tr></thead><tbody>{rows}</tbody>"
+            "</table>"
             f"<p><progress value='{self.passed}' max='{max(self.total, 1)}'></progress> "
             f"{self.passed}/{self.total} passed</p>"
         )
@@ -243,6 +261,7 @@ def _read(path: Path) -> tuple[dict[str, ExerciseResult], str | None]:
                 summary=str(item.get("summary", "")),
                 runs=int(item.get("runs", 0)),
                 last_run=item.get("last_run"),
+                best=_better(str(item.get("best", "not-started")), str(item["status"])),
             )
             for name, item in data["exercises"].items()
         }
@@ -280,10 +299,14 @@ def record(exercise: str, status: str, summary: str = "") -> ExerciseResult:
     if len(line) > _SUMMARY_MAX:
         line = line[: _SUMMARY_MAX - 3] + "..."
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    entry = ExerciseResult(name, status, line, old.runs + 1, now)
+    entry = ExerciseResult(name, status, line, old.runs + 1, now, _better(old.best, status))
     entries[name] = entry
     _write(path, entries)
     return entry
+
+
+def _better(a: str, b: str) -> str:
+    return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
 
 
 def reset(exercise: str | None = None) -> None:

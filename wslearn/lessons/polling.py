@@ -238,8 +238,15 @@ class Picture:
                              f"(stale {o.staleness:.1f}s){'' if o.saw_payload else ', data lost'}")
         return "\n".join(lines)
 
-    def _repr_svg_(self) -> str:
-        return self.to_svg()
+    def to_text(self) -> str:
+        return repr(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        # text/html with the SVG as an <img>: drawn even in an untrusted notebook
+        from ..svg import img_html
+
+        alt = repr(self).split("\n", 1)[0]
+        return {"text/html": img_html(self.to_svg(), alt), "text/plain": repr(self)}
 
     def to_svg(self) -> str:
         s = self.result.schedule

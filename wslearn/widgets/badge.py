@@ -7,6 +7,13 @@ symbol** (colour alone fails colour-blind readers and terminals): "Connected",
 After the last attempt the notice appears: the seed's FAQ answer ("Що робити якщо 5
 attempts failed? Show error toast, button Reconnect") -- a visible "WebSocket
 unavailable" message and a Reconnect button that starts over (attempts reset).
+
+Colours come from the one palette of states (``wslearn.svg.STATES``): a state looks the
+same on the badge, in the timeline's bands and in a chart of states.
+
+A client in step-by-step mode (``paused``) changes state only on ``client.step()``: a
+server fault then has no effect on the badge yet, so the badge says so ("paused") rather
+than show a state that is no longer true.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from typing import Any, NamedTuple
 import ipywidgets as w
 import traitlets as t
 
-from ._base import LiveWidget, html_text
+from ..svg import STATES
+from ._base import LiveWidget, button_row, html_text
 from ._threading import Marshal, running_loop
 
 
@@ -31,8 +39,10 @@ class Look(NamedTuple):
     symbol: str  # a shape, so the state reads without colour too
 
 
-GREEN, AMBER, RED, GREY = "#1a7f37", "#9a6700", "#cf222e", "#6e7781"
-_TINT = {GREEN: "#dafbe1", AMBER: "#fff8c5", RED: "#ffebe9", GREY: "#f6f8fa"}
+GREEN, AMBER, RED = (STATES[s].fill for s in ("connected", "reconnecting", "disconnected"))
+YELLOW, DARK = STATES["connecting"].fill, STATES["closed"].fill
+GREY = "#6e7781"  # not a state colour: "not connected yet"
+_TINT = {s.fill: s.tint for s in STATES.values()} | {GREY: "#f6f8fa"}
 
 
 def _seconds(delay: float) -> str:
@@ -59,7 +69,7 @@ def badge_look(
     if state == "connected":
         return Look("Connected", GREEN, _TINT[GREEN], "●")
     if state == "connecting":
-        return Look("Connecting…", AMBER, _TINT[AMBER], "◐")
+        return Look("Connecting…", YELLOW, _TINT[YELLOW], "◐")
     if state == "reconnecting":
         if attempt and next_delay is not None:
             text = f"Reconnecting — attempt {attempt}{of}, next in {_seconds(next_delay)}"
@@ -73,7 +83,7 @@ def badge_look(
             return Look("Disconnected — WebSocket unavailable", RED, _TINT[RED], "✕")
         return Look("Disconnected — not connected yet", GREY, _TINT[GREY], "○")
     if state == "closed":
-        return Look("Closed", GREY, _TINT[GREY], "○")
+        return Look("Closed", DARK, _TINT[DARK], "○")
     return Look(state.capitalize() or "Unknown", GREY, _TINT[GREY], "○")
 
 
@@ -107,14 +117,24 @@ class ReconnectProgress:
             self.attempt, self.next_delay, self.gave_up, self.reason = 0, None, False, ""
 
 
-def _pill_html(look: Look) -> str:
+#: What the badge adds while the client is in step-by-step mode.
+PAUSED_TEXT = "paused (step mode): the state changes only on client.step() or client.resume()"
+
+
+def _pill_html(look: Look, paused: bool = False) -> str:
     style = (
         f"display:inline-block;padding:2px 10px;border-radius:12px;"
         f"border:2px solid {look.colour};background:{look.background};"
         f"color:#1f2328;font-weight:600;font-family:system-ui,sans-serif"
     )
     dot = f'<span style="color:{look.colour}">{look.symbol}</span> '
-    return f'<span class="wslearn-badge" style="{style}">{dot}{html_text(look.label)}</span>'
+    pill = f'<span class="wslearn-badge" style="{style}">{dot}{html_text(look.label)}</span>'
+    if paused:
+        pill += (
+            ' <span class="wslearn-paused" style="color:#57606a;font-size:12px">'
+            f"{html_text(PAUSED_TEXT)}</span>"
+        )
+    return pill
 
 
 def _state_of(client: Any) -> str:
@@ -234,7 +254,8 @@ class ReconnectNotice(_ClientWatcher, LiveWidget, w.HBox):
             self.message = "no event loop to reconnect on"
             self._update()
             return None
-        self.message = ""
+        # a paused client takes the request but moves only on step(): say so, at once
+        self.message = PAUSED_TEXT if getattr(self.client, "paused", False) else ""
         coro = self.client.reconnect()
         task: asyncio.Future[Any] | concurrent.futures.Future[Any]
         if running_loop() is loop:
@@ -243,6 +264,8 @@ class ReconnectNotice(_ClientWatcher, LiveWidget, w.HBox):
             task = asyncio.run_coroutine_threadsafe(coro, loop)
         task.add_done_callback(lambda done: self._marshal.call(self._reconnect_done, done))
         self.reconnect_task = task
+        if self.message:
+            self._update()
         return task
 
     def _reconnect_done(self, task: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> None:
@@ -274,6 +297,11 @@ class ReconnectNotice(_ClientWatcher, LiveWidget, w.HBox):
             return "(no notice: not given up)"
         return f"{self._notice_text()} [Reconnect]"
 
+    def static_html(self) -> str:
+        if not self.visible:
+            return ""
+        return self.text.value + button_row([("Reconnect", False)])
+
 
 class ConnectionBadge(_ClientWatcher, LiveWidget, w.VBox):
     """The connection state as a coloured pill with a text label, plus the notice.
@@ -295,6 +323,7 @@ class ConnectionBadge(_ClientWatcher, LiveWidget, w.VBox):
     attempt = t.Int(0)
     max_attempts = t.Int(0)
     next_delay = t.Float(None, allow_none=True)
+    paused = t.Bool(False)
 
     def __init__(self, client: Any, *, notice: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -325,7 +354,9 @@ class ConnectionBadge(_ClientWatcher, LiveWidget, w.VBox):
         delay = self.progress.next_delay if waiting else None
         max_attempts = _max_attempts(self.client)
         look = badge_look(state, attempt, max_attempts, delay, gave_up=self.progress.gave_up)
+        paused = bool(getattr(self.client, "paused", False)) and state != "closed"
         with self.hold_trait_notifications():
+            self.paused = paused
             self.attempt = attempt or 0
             self.max_attempts = max_attempts or 0
             self.next_delay = delay
@@ -333,7 +364,7 @@ class ConnectionBadge(_ClientWatcher, LiveWidget, w.VBox):
             self.symbol = look.symbol
             self.label = look.label
             self.state = state
-        self.pill.value = _pill_html(look)
+        self.pill.value = _pill_html(look, paused)
 
     async def aclose(self) -> None:
         """``close()`` and wait for a Reconnect the notice started, if any."""
@@ -344,3 +375,7 @@ class ConnectionBadge(_ClientWatcher, LiveWidget, w.VBox):
 
     def summary(self) -> str:
         return f"[{self.symbol}] {self.label}"
+
+    def static_html(self) -> str:
+        notice = self.notice.static_html() if self.notice is not None else ""
+        return f"<div>{self.pill.value}</div>" + (f"<div>{notice}</div>" if notice else "")

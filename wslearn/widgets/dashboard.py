@@ -7,6 +7,7 @@ so the picture shows cause (the fault) next to effect (the reconnect attempts).
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import ipywidgets as w
@@ -57,7 +58,8 @@ class Dashboard(LiveWidget, w.VBox):
         self.controls = ServerControls(server) if server is not None else None
         self.timeline = TimelineView(client)
         self.messages = MessageLog(client, log_size)
-        self._title = w.HTML(f"<h3 style='margin:4px 0'>{title}</h3>")
+        self._title_html = f"<h3 style='margin:4px 0'>{escape(title)}</h3>"
+        self._title = w.HTML(self._title_html)
         self._own(self._title, self.badge, self.timeline, self.messages)
         top: list[w.Widget] = [self.badge]
         if self.controls is not None:
@@ -89,6 +91,17 @@ class Dashboard(LiveWidget, w.VBox):
         """Draw everything pending now (timeline and log are throttled)."""
         self.timeline.flush()
         self.messages.flush()
+
+    def static_html(self) -> str:
+        controls = self.controls.static_html() if self.controls is not None else ""
+        top = (
+            '<div style="display:flex;flex-wrap:wrap;justify-content:space-between;gap:8px">'
+            f"<div>{self.badge.static_html()}</div><div>{controls}</div></div>"
+        )
+        return (
+            self._title_html + top + f"<div>{self.timeline.static_html()}</div>"
+            + f"<div>{self.messages.static_html()}</div>"
+        )
 
     async def aclose(self) -> None:
         """``close()`` and wait for a Reconnect or a server action still running."""

@@ -174,6 +174,15 @@ class MessageLog(LiveWidget, w.VBox):
         """Render pending frames now instead of at the next throttle tick."""
         self._throttle.flush()
 
+    def static_html(self) -> str:
+        filters = []
+        if self.type_filter != ALL:
+            filters.append(f"type={self.type_filter}")
+        if self.direction_filter != ALL:
+            filters.append(f"direction={self.direction_filter}")
+        shown = f" ({escape(', '.join(filters))})" if filters else ""
+        return f"<div><b>Messages</b>{shown}</div>{self.table.value}"
+
     def summary(self) -> str:
         rows = self.rows()
         filters = []

@@ -17,7 +17,7 @@ from typing import Any
 import ipywidgets as w
 import traitlets as t
 
-from ._base import LiveWidget, html_text
+from ._base import LiveWidget, button_row, html_text
 from ._threading import Marshal, Throttle
 
 #: Close codes offered by "Drop all" (1006 = the TCP connection just dies).
@@ -283,6 +283,15 @@ class ServerControls(LiveWidget, w.VBox):
             + f" &middot; handshake attempts: <b>{self.handshake_attempts}</b>"
         )
         self._message_view.value = html_text(self.message, style="color:#57606a")
+
+    def static_html(self) -> str:
+        if not self.closed and self._marshal.on_owner_thread():
+            self.refresh()
+        buttons = [(b.description, not b.disabled) for b in self.buttons.values()]
+        return (
+            "<div><b>Server</b></div>" + button_row(buttons)
+            + f"<div>{self._counters.value}</div><div>{self._message_view.value}</div>"
+        )
 
     def summary(self) -> str:
         if not self.closed and self._marshal.on_owner_thread():

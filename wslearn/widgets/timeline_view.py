@@ -10,6 +10,7 @@ static version for stored outputs.
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import ipywidgets as w
@@ -51,7 +52,8 @@ class TimelineView(LiveWidget, w.VBox):
         self._arg_text = "client" if self.client is not None else "timeline"
         self.picture = w.HTML()
         self.picture.layout.overflow = "auto"
-        self._title = w.HTML(f"<b>{title}</b>") if title else None
+        self._title_text = title
+        self._title = w.HTML(f"<b>{escape(title)}</b>") if title else None
         self._own(self.picture, *([self._title] if self._title else []))
         self.children = [*([self._title] if self._title else []), self.picture]
         self.add_class("wslearn-timeline-view")
@@ -72,10 +74,15 @@ class TimelineView(LiveWidget, w.VBox):
         return str(self.timeline.to_text())
 
     def snapshot(self) -> Any:
-        """A static ``IPython.display.SVG`` of the picture now, for stored outputs."""
-        from IPython.display import SVG
+        """A static picture of the timeline now, for stored outputs (drawn untrusted too)."""
+        return self.timeline.picture()
 
-        return SVG(data=self.to_svg())
+    def static_html(self) -> str:
+        from ..svg import img_html
+
+        title = f"<div><b>{escape(self._title_text)}</b></div>" if self._title_text else ""
+        return title + img_html(self.to_svg(), str(self.timeline.summary()),
+                                css_class="wslearn-timeline")
 
     def render(self) -> None:
         if self.closed:
