@@ -193,8 +193,13 @@ def clear_and_run_all(page: Any, code_cells: int, shot: str) -> None:
         code_prompts_done(page, code_cells)
 
 
-def shutdown_kernels(page: Any) -> None:
-    """End every kernel session of this JupyterLab (chapters leave none running)."""
+def shutdown_kernels(page: Any, base_url: str | None = None) -> None:
+    """End every kernel session of this JupyterLab (chapters leave none running).
+
+    The request runs from a page of JupyterLab's origin (its XSRF cookie): a test that
+    failed may have left the tab on another page (the lab's own tab, about:blank)."""
+    if base_url and not page.url.startswith(base_url):
+        page.goto(base_url + "/api/status")
     page.evaluate(
         """async () => {
           const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || ''

@@ -21,12 +21,12 @@ import pytest
 from browser_support import WAIT_MS, Browser, require_chromium
 
 import wslearn
-from wslearn import App, WebSocket
+from wslearn import App, WebSocket, topic_app
+from wslearn.app import HttpRequest, HttpResponse
 
-#: Open one socket to ``path`` on the page's own host; record its events in ``window.__events``.
-OPEN_AND_RECORD = """(path) => {
-  const url = new URL(path, location.href)
-  url.protocol = 'ws:'
+#: Open one socket to ``url`` (``server.url(path)``: it carries the server's key);
+#: record its events in ``window.__events``.
+OPEN_AND_RECORD = """(url) => {
   const events = window.__events = []
   const ws = window.__ws = new WebSocket(url)
   ws.onopen = () => events.push({ type: 'open' })
@@ -49,6 +49,20 @@ def _wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.01)
 
 
+def with_page(app: App | None = None) -> App:
+    """``app`` (default: a topic app) plus ``/page``, an empty HTML page of the server's own
+    origin, so the Origin check passes. It gets the server's page policy (``connect-src
+    'self'``); the server's other answers (``/style.css``, JSON) allow no connection at all."""
+    app = topic_app() if app is None else app
+
+    @app.http("/page")
+    async def page(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(content_type="text/html; charset=utf-8",
+                            body=b"<!doctype html><title>close events</title>")
+
+    return app
+
+
 @pytest.fixture(scope="module")
 def browser():
     driver = Browser(require_chromium())
@@ -60,9 +74,8 @@ def _events_until_close(browser, server, act, path="/ws"):
     """Open a socket from a page of ``server``'s own origin, run ``act()``, return the events."""
     page = browser.new_page()
     try:
-        # any page the server serves makes its origin the page's origin (Origin check passes)
-        page.goto(server.url("/style.css").replace("ws://", "http://", 1))
-        page.evaluate(OPEN_AND_RECORD, path)
+        page.goto(server.http_url("/page"))
+        page.evaluate(OPEN_AND_RECORD, server.url(path))
         page.wait_for_function(OPENED, timeout=WAIT_MS)
         act(page)
         page.wait_for_function(CLOSED, timeout=WAIT_MS)
@@ -83,7 +96,7 @@ def test_exception_in_the_endpoint_is_a_clean_1011_close_without_error_event(bro
         message = await websocket.receive_json()
         await websocket.send_json({"type": "hello", "user": message["user_id"]})  # KeyError
 
-    with wslearn.serve(buggy) as server:
+    with wslearn.serve(with_page(buggy)) as server:
         events = _events_until_close(
             browser,
             server,
@@ -97,7 +110,7 @@ def test_exception_in_the_endpoint_is_a_clean_1011_close_without_error_event(bro
 
 @pytest.mark.browser
 def test_server_close_with_1011_fires_close_with_wasclean_and_no_error(browser):
-    with wslearn.serve() as server:
+    with wslearn.serve(with_page()) as server:
         events = _events_until_close(browser, server, lambda page: server.drop_all(1011))
     assert [e["type"] for e in events if e["type"] != "message"] == ["open", "close"], events
     assert events[-1]["code"] == 1011 and events[-1]["wasClean"] is True
@@ -108,7 +121,7 @@ def test_tcp_reset_after_open_is_close_1006_not_clean_and_still_no_error(browser
     """No close frame: 1006 and ``wasClean === false`` -- yet no ``error`` either. The
     connection was *closed* (RFC 6455 section 7.1.5), not *failed*: ``error`` is for
     failures such as a refused handshake (next test)."""
-    with wslearn.serve() as server:
+    with wslearn.serve(with_page()) as server:
         events = _events_until_close(browser, server, lambda page: server.drop_all())
     assert [e["type"] for e in events if e["type"] != "message"] == ["open", "close"], events
     assert events[-1]["code"] == 1006 and events[-1]["wasClean"] is False
@@ -117,11 +130,12 @@ def test_tcp_reset_after_open_is_close_1006_not_clean_and_still_no_error(browser
 @pytest.mark.browser
 def test_refused_handshake_fires_error_then_close_1006(browser):
     """A handshake answered with 404 (not 101) fails the connection: error, then close 1006."""
-    with wslearn.serve() as server:
+    with wslearn.serve(with_page()) as server:
         page = browser.new_page()
         try:
-            page.goto(server.url("/style.css").replace("ws://", "http://", 1))
-            page.evaluate(OPEN_AND_RECORD, "/nope")
+            page.goto(server.http_url("/page"))
+            # with the key, so the refusal is the path's 404, not the key's 403
+            page.evaluate(OPEN_AND_RECORD, server.url("/nope"))
             page.wait_for_function(CLOSED, timeout=WAIT_MS)
             events = page.evaluate("() => window.__events")
         finally:
@@ -135,13 +149,13 @@ def test_refused_handshake_fires_error_then_close_1006(browser):
 def test_browser_close_without_a_code_sends_none_so_the_server_sees_1005(browser, args, code):
     """``ws.close()`` with no argument sends a close frame with no status code (WHATWG:
     no body), which both ends report as 1005; ``ws.close(1000)`` is needed for 1000."""
-    with wslearn.serve() as server:
+    with wslearn.serve(with_page()) as server:
         seen: list[int] = []
         server.add_listener(lambda event, info: event == "disconnect" and seen.append(info["code"]))
         page = browser.new_page()
         try:
-            page.goto(server.url("/style.css").replace("ws://", "http://", 1))
-            page.evaluate(OPEN_AND_RECORD, "/ws")
+            page.goto(server.http_url("/page"))
+            page.evaluate(OPEN_AND_RECORD, server.url("/ws"))
             page.wait_for_function(OPENED, timeout=WAIT_MS)
             page.evaluate(f"() => window.__ws.close({args})")
             page.wait_for_function(CLOSED, timeout=WAIT_MS)

@@ -79,7 +79,7 @@ def page(browser: Browser, lab: Lab) -> Iterator[Any]:
         yield page
     finally:
         try:
-            shutdown_kernels(page)
+            shutdown_kernels(page, lab.url)
         finally:
             page.context.close()
     assert page.errors == [], page.errors

@@ -71,5 +71,5 @@ class HeartbeatPolicy:
     def describe(self) -> str:
         """One stable line for notebooks."""
         if not self.check_pong:
-            return f"ping every {self.interval:g}s, pong never checked (the seed's bug)"
+            return f"ping every {self.interval:g}s, pong never checked (Module 07's bug)"
         return f"ping every {self.interval:g}s, pong within {self.timeout:g}s"

@@ -497,7 +497,7 @@ class ConnectionMachine:
             self._awaiting_pong = True
             self._record("ping", f"ping sent; pong due within {fmt_seconds(hb.timeout)}s")
             return [SendPing(), self._arm(Timer.PONG, hb.timeout)]
-        self._record("ping", "ping sent (pong never checked: the seed's heartbeat)")
+        self._record("ping", "ping sent (pong never checked: Module 07's heartbeat)")
         return [SendPing(), self._arm(Timer.PING, hb.interval)]
 
     def _fire_pong(self) -> list[Command]:

@@ -1,6 +1,6 @@
-// wslearn browser lab: the seed's useWebSocket hook in plain JavaScript.
+// wslearn browser lab: Module 07's useWebSocket hook in plain JavaScript.
 // No framework, no build step, no CDN. Chapter 09 shows each part beside the
-// Python client (wslearn.Client) and the seed's React hook.
+// Python client (wslearn.Client) and Module 07's React hook.
 'use strict'
 
 // ---- settings: from the page's own URL, e.g. lab?topics=analysis&speed=20
@@ -64,7 +64,7 @@ function connect() {
   later('open', config.openTimeout, () => giveUp(socket, 'open timeout'))
   socket.onopen = () => {
     cancel('open')
-    attempt = 0 // ✅ a success resets the counter (the seed's snippet never did)
+    attempt = 0 // fix: a success resets the counter (Module 07's snippet never did)
     setState('connected', 'open')
     heartbeat(socket)
   }
@@ -78,8 +78,8 @@ function lost(socket, code, reason) {
   ws = null
   clearTimers()
   note(`closed ${code} (${reason || CLOSE_NAMES[code] || 'no reason'})`)
-  if (stopped) return // ✅ closed by cleanup: never reconnect (the seed's bug)
-  if (givesUpOnClose(code)) { // ✅ the server refused the request: the same request fails again
+  if (stopped) return // fix: closed by cleanup: never reconnect (Module 07's bug)
+  if (givesUpOnClose(code)) { // fix: the server refused the request: the same request fails again
     attempt = 0
     const why = reason || `${code} ${CLOSE_NAMES[code]}`
     return setState('disconnected', `WebSocket unavailable: ${why}`)
@@ -114,7 +114,7 @@ function cleanup() { // the useEffect return: clear ALL timers, then close
 
 // ---- heartbeat: browsers have no ping API, so the application pings
 // A ping goes out `ping` s after the last pong (not a free-running setInterval), and
-// its pong must arrive within `pongTimeout` s: the seed's heartbeat never checked that.
+// its pong must arrive within `pongTimeout` s: Module 07's heartbeat never checked that.
 function heartbeat(socket) {
   later('ping', config.ping, () => {
     send({ type: 'ping' })
@@ -126,7 +126,7 @@ function heartbeat(socket) {
 const handlers = {
   welcome: (data) => { topics = data.topics; syncQueries(true) },
   subscribed: (data) => { topics = data.topics; syncQueries(false) },
-  pong: () => { cancel('pong'); heartbeat(ws) }, // ✅ alive: next ping in `ping` s
+  pong: () => { cancel('pong'); heartbeat(ws) }, // alive: next ping in `ping` s
   error: (data) => note(`server error ${data.error}: ${data.detail}`),
   event: (data) => invalidate('topics/' + data.topic), // any event of a topic: refetch it
 }
