@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import with_key
 
 from wslearn import react
 from wslearn.react.mistakes import MISTAKES, fixed_hook, variant
@@ -57,13 +58,20 @@ def _get(url: str) -> tuple[int, str, bytes]:
 def test_rest_api_and_files(tmp_path: Path) -> None:
     with react.ReactLab(tmp_path) as lab:
         base = lab.server.http_url("/")
-        status, kind, body = _get(base + "api/proposals")
+
+        def api(path: str) -> tuple[int, str, bytes]:  # /api/... needs the server's key
+            return _get(base + with_key(lab.server, path))
+
+        status, kind, body = api("api/proposals")
         assert status == 200 and kind == "application/json"
         assert [p["id"] for p in json.loads(body)] == [1, 2, 3]
-        assert json.loads(_get(base + "api/proposals/2")[2])["votes"] == 7
-        assert _get(base + "api/proposals/99")[0] == 404
-        assert _get(base + "api/proposals/x")[0] == 404
+        assert json.loads(api("api/proposals/2")[2])["votes"] == 7
+        assert api("api/proposals/99")[0] == 404
+        assert api("api/proposals/x")[0] == 404
         assert lab.stats().list_fetches == 1 and lab.stats().detail_fetches == 3
+        status, _, body = _get(base + "api/proposals")  # without the key: refused, uncounted
+        assert status == 403 and json.loads(body)["error"] == "bad-key"
+        assert lab.stats().list_fetches == 1
         assert _get(base + "react")[0] == 200
         assert _get(base + "react/vendor/react.js")[0] == 200
         assert _get(base + "react/src/App.tsx")[0] == 200
@@ -72,11 +80,37 @@ def test_rest_api_and_files(tmp_path: Path) -> None:
                     "react/src/App.py", "react/hooks/unknown.tsx", "react/vendor/LICENSES"):
             assert _get(base + bad)[0] == 404, bad
         lab.update(2, votes=8)
-        assert json.loads(_get(base + "api/proposals/2")[2])["votes"] == 8
+        assert json.loads(api("api/proposals/2")[2])["votes"] == 8
         with pytest.raises(TypeError):
             lab.update(2, colour="red")
         with pytest.raises(ValueError):
             lab.url(hook="nope")
+
+
+def test_only_the_react_page_may_run_its_blob_modules_and_import_map(tmp_path: Path) -> None:
+    def csp(url: str) -> str:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return str(r.headers["Content-Security-Policy"])
+
+    with react.ReactLab(tmp_path) as lab:
+        page = csp(lab.url())
+        script_src = next(d for d in page.split("; ") if d.startswith("script-src "))
+        assert script_src.split()[1:] == ["'self'", "blob:", *react.page_script_hashes()]
+        assert "unsafe" not in page and "frame-ancestors" in page
+        assert len(react.page_script_hashes()) == 1  # the import map, nothing else inline
+        # Its scripts and data keep the policy that allows nothing.
+        assert csp(lab.server.http_url("/react/loader.js")) == "default-src 'none'"
+        assert csp(lab.server.http_url(with_key(lab.server, "/api/proposals"))) == \
+            "default-src 'none'"
+        # Another HTML page of the same server does not get blob: or the hash.
+        @lab.app.http("/other")
+        async def other(request: Any) -> Any:
+            from wslearn.app import HttpResponse
+
+            return HttpResponse(200, "text/html; charset=utf-8", b"<!doctype html>")
+
+        other_page = csp(lab.server.http_url("/other"))
+        assert "script-src 'self';" in other_page and "blob:" not in other_page
 
 
 def test_the_checker_without_a_browser_says_what_to_install(monkeypatch) -> None:
@@ -295,14 +329,31 @@ def test_a_runtime_error_in_the_hook_names_file_and_line(browser_ok, tmp_path) -
 @pytest.mark.browser
 def test_a_key_in_the_page_url_goes_on_its_fetches_and_socket(browser_ok, tmp_path) -> None:
     def run(lab: Any, new_page: Any) -> None:
+        key = lab.server.key
+        url = lab.url()
+        assert key and url.endswith(f"?key={key}")  # the lab link carries the server's key
         page = new_page()
-        page.goto(lab.url() + "?key=s3cret&clock=virtual")
+        page.goto(url + "&clock=virtual")
         page.run_until(1, stop=lambda p: p.state() == "connected")
         api = [u for u in page.requests if "/api/proposals" in u]
         src = [u for u in page.requests if "/react/src/" in u]
-        assert api and src and all("key=s3cret" in u for u in api + src), api + src
-        queries = [c.query for c in lab.server._channels.values()]  # what the server got
-        assert queries == ["topics=proposals&key=s3cret"], queries
+        assert api and src and all(f"key={key}" in u for u in api + src), api + src
+        channels = list(lab.server._channels.values())
+        sent = [c.conn.request.path for c in channels]  # what the handshake carried
+        assert sent == [f"/ws?topics=proposals&key={key}"], sent
+        assert [c.query for c in channels] == ["topics=proposals"]  # the endpoint: without it
         assert page.events()[0]["url"] == "/ws?topics=proposals"  # recorded without it
+
+    in_lab(tmp_path, run)
+
+
+@pytest.mark.browser
+def test_a_page_without_the_key_is_refused_its_data(browser_ok, tmp_path) -> None:
+    def run(lab: Any, new_page: Any) -> None:
+        page = new_page()
+        page.goto(lab.url().partition("?")[0] + "?clock=virtual")  # the key cut off
+        page.run_until(2)
+        assert page.errors() == [] and lab.server.connection_count == 0
+        assert lab.stats().list_fetches == 0  # the API answered 403, counted nothing
 
     in_lab(tmp_path, run)

@@ -20,6 +20,8 @@ Both listeners of ``wslearn.server`` use this module: the websocket port (whose 
 * **Security headers** on every answer: ``nosniff``, a Content-Security-Policy that runs
   only the page's own scripts and lets only this machine's Jupyter (or the same origin,
   behind a proxy) embed the lab, ``no-referrer`` (the key never leaks in a Referer).
+  The React lab's pages (``/react``) also allow ``blob:`` modules and their import map's
+  hash, which its in-browser transpiler needs (``HttpApi.react_page_security``).
 
 Answers: ``/api/topics/<topic>`` (version + last event, long-polled with ``?after=N&wait=S``),
 then the app's ``@app.http`` routes, then the browser lab's files, else 404 with a hint.
@@ -57,11 +59,14 @@ MAX_POLL_WAIT: Final = 30.0
 #: Host names that always mean "this machine".
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Where JupyterLab runs when it embeds the lab from this machine (any port).
-_JUPYTER_ANCESTORS: Final = ("http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*",
+_JUPYTER_ANCESTORS: Final = ("http://localhost:*", "http://127.0.0.1:*",
                              "https://localhost:*", "https://127.0.0.1:*")
 #: The lab page's policy: its own scripts and styles only, fetch/WebSocket to itself.
-_CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+#: ``{scripts}`` is ``'self'``, plus what the React lab needs under ``/react`` only.
+_CSP: Final = ("default-src 'none'; script-src {scripts}; style-src 'self'; "
                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
+#: Pages at or under this path are the React lab's (``wslearn.react``).
+REACT_PREFIX: Final = "/react"
 #: Headers on every answer that is not a page (JSON, scripts, styles, errors, streams);
 #: HTML pages get the full policy (``HttpApi.page_security``).
 SECURITY_HEADERS: Final = (
@@ -165,19 +170,48 @@ class HttpApi:
 
     def __init__(self, server: Server) -> None:
         self.server = server
-        ancestors = " ".join(("'self'", *_JUPYTER_ANCESTORS, *server.origins))
+        self._ancestors = " ".join(("'self'", *_JUPYTER_ANCESTORS, *server.origins))
         #: Headers of an HTML page (the lab): its own scripts only, embeddable by Jupyter.
-        self.page_security: tuple[tuple[str, str], ...] = (
+        self.page_security: tuple[tuple[str, str], ...] = self._page_headers("'self'")
+        self._react_security: tuple[tuple[str, str], ...] | None = None
+
+    def _page_headers(self, scripts: str) -> tuple[tuple[str, str], ...]:
+        csp = _CSP.format(scripts=scripts)
+        return (
             ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", f"{_CSP}; frame-ancestors {ancestors}"),
+            ("Content-Security-Policy", f"{csp}; frame-ancestors {self._ancestors}"),
             ("Referrer-Policy", "no-referrer"),
         )
 
-    def security(self, content_type: str) -> tuple[tuple[str, str], ...]:
-        """The security headers for an answer: the page's full policy for HTML; for data,
-        scripts and errors ``nosniff`` and a policy that allows nothing (short, because
-        chapter 10 counts every byte a poll costs)."""
+    def react_page_security(self) -> tuple[tuple[str, str], ...]:
+        """Headers of the React lab's pages (``/react``): the page policy plus exactly
+        the two script sources its in-browser build needs, and nothing else:
+
+        * ``blob:`` -- the loader transpiles each ``.tsx`` file in the page and imports
+          the result from a ``blob:`` URL the page itself made (``URL.createObjectURL``);
+          a blob holds only what this page's own scripts wrote, and no other origin can
+          create one for it;
+        * ``'sha256-...'`` of its inline import map (``"react"`` -> ``./react/vendor/...``):
+          an import map cannot be an external file, so it is allowed by its hash, which
+          admits that one text and no injected script.
+
+        No ``'unsafe-inline'``, no ``'unsafe-eval'``; every other page keeps
+        ``script-src 'self'``."""
+        if self._react_security is None:
+            from .react import page_script_hashes
+
+            sources = " ".join(("'self'", "blob:", *page_script_hashes()))
+            self._react_security = self._page_headers(sources)
+        return self._react_security
+
+    def security(self, content_type: str, path: str = "") -> tuple[tuple[str, str], ...]:
+        """The security headers for an answer to ``path``: the page's full policy for HTML
+        (the React lab's for pages under ``/react``); for data, scripts and errors
+        ``nosniff`` and a policy that allows nothing (short, because chapter 10 counts
+        every byte a poll costs)."""
         if content_type.startswith("text/html"):
+            if path == REACT_PREFIX or path.startswith(REACT_PREFIX + "/"):
+                return self.react_page_security()
             return self.page_security
         return SECURITY_HEADERS
 
@@ -313,7 +347,7 @@ class HttpApi:
         self.server._emit("http", path=head.path, status=answer.status)
         status = http.HTTPStatus(answer.status)
         return Response(answer.status, status.phrase,
-                        Headers(answer.head_fields(self.security(answer.content_type))),
+                        Headers(answer.head_fields(self.security(answer.content_type, head.path))),
                         answer.body)
 
     # -- answers (the websocket port) ------------------------------------------------

@@ -260,7 +260,7 @@ class SseListener:
     def _send(self, writer: asyncio.StreamWriter, path: str, answer: Answer) -> None:
         """Write a response head (and body), counted like the websocket port's."""
         server = self.server
-        data = answer.serialize(server._http.security(answer.content_type), "wslearn")
+        data = answer.serialize(server._http.security(answer.content_type, path), "wslearn")
         writer.write(data)
         server.http_requests += 1
         server.http_bytes_sent += len(data)

@@ -499,11 +499,16 @@ def _finish(result: CheckResult) -> CheckResult:
 
 
 class _ReactExercise:
-    """What ``wslearn.checks.check`` needs: a name, a notebook and its own ``run``."""
+    """What ``wslearn.checks.check`` needs: a name, a notebook and its own ``run``; and,
+    like every manifest (``_runner.Exercise``), the hint texts ``hint_for`` and
+    ``wslearn.hint`` read from it and the learner's objects."""
 
     name = NAME
     notebook = NOTEBOOK
     scenarios = SCENARIOS
+    objects = ("HOOK",)
+    hints = HINTS
+    steps = STEPS
 
     @staticmethod
     def run(objects: tuple[Any, ...], **options: Any) -> CheckResult:

@@ -23,6 +23,8 @@ served read-only. ``?hook=no-cleanup`` swaps the hook App.tsx imports.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import shutil
@@ -41,7 +43,8 @@ from ..server import Server
 from ..topics import topic_app
 from .mistakes import MISTAKES, variant
 
-__all__ = ["HOOKS", "LabStats", "ProposalStore", "ReactLab", "my_work_folder", "serve"]
+__all__ = ["HOOKS", "LabStats", "ProposalStore", "ReactLab", "my_work_folder",
+           "page_script_hashes", "serve"]
 
 #: The hook variants the page can load besides the learner's own (``hook=mine``).
 HOOKS: tuple[str, ...] = ("fixed", *MISTAKES)
@@ -70,6 +73,21 @@ DEFAULT_PROPOSALS: tuple[dict[str, Any], ...] = (
 
 def _package_file(*parts: str) -> bytes:
     return resources.files(__name__).joinpath(*parts).read_bytes()
+
+
+#: An inline ``<script>`` of the page (one without ``src=``): its text, as the browser hashes it.
+_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+@cache
+def page_script_hashes() -> tuple[str, ...]:
+    """The Content-Security-Policy sources (``'sha256-...'``) of the page's inline scripts
+    -- its import map, which cannot be an external file. The server's policy for
+    ``/react`` (``wslearn.http_api``) allows these exact texts and no other inline script;
+    computed from the shipped ``index.html``, so editing the map keeps them in step."""
+    page = _package_file("index.html").decode("utf-8")
+    return tuple("'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+                 + "'" for text in _INLINE_SCRIPT.findall(page))
 
 
 def templates() -> list[str]:
