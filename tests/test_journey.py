@@ -253,8 +253,9 @@ def test_every_widget_button_has_a_visible_effect(chapter: str, lab: Lab, page: 
         "".join(f"{name}: visible after {secs} s\n" for name, secs in clicked.items())
     )
     assert len(clicked) >= 7, f"{chapter}: only {sorted(clicked)} could be clicked"
-    # the paused client says why the server's faults do not move its state
-    assert page.locator(".wslearn-connection-badge").first.inner_text()
+    if re.search(r"Dashboard\(|ConnectionBadge\(", path.read_text(encoding="utf-8")):
+        # the paused client says why the server's faults do not move its state
+        assert page.locator(".wslearn-connection-badge").first.inner_text()
 
 
 def _label(button: Any) -> str:

@@ -192,6 +192,7 @@ class ReactLab:
         self._closed = False
         self._tasks: set[Any] = set()
         self._renderers: list[Any] = []  # live views: one last render after stop()
+        self._views: list[Any] = []  # view()s: close() leaves a static note in their place
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -208,6 +209,14 @@ class ReactLab:
         for render in self._renderers:
             render()  # the views say "stopped" instead of freezing on old numbers
 
+    def close(self) -> None:
+        """The clean-up: stop the server, then close every ``view()``; each leaves a static
+        note where it was (no empty box after Run All, no port in a stored output)."""
+        self.stop()
+        for view in self._views:
+            view.close()
+        self._views.clear()
+
     def numbers(self, interval: float = 0.5) -> Any:
         """The server-side numbers (connections, handshakes, GETs), live beside the page."""
         return _numbers_widget(self, interval)
@@ -221,8 +230,10 @@ class ReactLab:
         numbers = self.numbers()
         numbers.layout = ipywidgets.Layout(flex="1", margin="0 0 0 12px")
         hook = params.get("hook", "mine")
-        return _side_by_side_class()(
+        view = _side_by_side_class()(
             [page, numbers], text=f"React lab (hook={hook}) beside the server-side numbers")
+        self._views.append(view)
+        return view
 
     def __enter__(self) -> ReactLab:
         return self.start()
@@ -380,6 +391,22 @@ def serve(folder: str | Path | None = None, **kwargs: Any) -> ReactLab:
 
 
 @cache
+def _react_note(why: str) -> str:
+    """What stands where the React lab's view was when no page can be shown (no port: a
+    stored output never holds one)."""
+    import html
+
+    return (
+        '<div class="wslearn-static" style="border:1px dashed #d0d7de;padding:6px 10px;'
+        'max-width:100%">'
+        f"<b>React lab</b> ({html.escape(why)})<br/>"
+        "While its server runs, the React page is shown here in an iframe beside the "
+        "server-side numbers, with a link to open it in its own tab (DevTools: Network, WS). "
+        'Run the notebook to open it; <a href="../docs/react.md" target="_blank">'
+        "docs/react.md</a> describes the page.</div>"
+    )
+
+
 def _side_by_side_class() -> type:
     import ipywidgets
 
@@ -396,7 +423,35 @@ def _side_by_side_class() -> type:
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
             data = super()._repr_mimebundle_(**kwargs)
             data["text/plain"] = self._text
+            data["text/html"] = _react_note("live while the notebook runs")
             return data
+
+        def _ipython_display_(self) -> None:
+            """Shown with a display id, so ``close()`` (the clean-up cell) leaves a static
+            note in its place: Run All leaves no empty box (as the browser lab's view)."""
+            import uuid
+
+            from IPython.display import display
+
+            if getattr(self, "_display_id", None) is None:
+                self._display_id = f"wslearn-{uuid.uuid4().hex}"
+            display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
+
+        def close(self) -> None:
+            import contextlib
+
+            display_id = getattr(self, "_display_id", None)
+            if display_id is not None and self.comm is not None:
+                with contextlib.suppress(Exception):
+                    from IPython.display import update_display
+
+                    update_display({"text/plain": self._text, "text/html": _react_note(
+                        "closed by the clean-up cell: its server was stopped")},
+                        raw=True, display_id=display_id)
+            for child in self.children:
+                with contextlib.suppress(Exception):
+                    child.close()
+            super().close()
 
     return SideBySide
 
