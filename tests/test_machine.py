@@ -7,7 +7,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from wslearn.backoff import GIVE_UP_CODES, BackoffPolicy
+from wslearn.backoff import BackoffPolicy
+from wslearn.close_policy import MODULE_07, CloseAction, ClosePolicy
 from wslearn.heartbeat import HeartbeatPolicy
 from wslearn.machine import (
     CancelTimer,
@@ -383,19 +384,16 @@ TestMachineModel.settings = settings(deadline=None, max_examples=120, stateful_s
 
 
 class _GiveUpEarly(BackoffPolicy):
-    """A policy whose give-up rules differ from the attempt limit and the 1008 default."""
+    """A policy whose attempt limit differs from max_attempts."""
 
     def gives_up_after(self, attempt: int) -> bool:
         return attempt >= 2
 
-    @staticmethod
-    def gives_up_on_close(code: int | None) -> bool:
-        return code == 4001
 
-
-def test_the_machine_asks_the_policy_when_to_give_up() -> None:
-    """The machine restates no give-up rule: change the policy's and the machine follows."""
-    m = ConnectionMachine(_GiveUpEarly())  # max_attempts is still 5
+def test_the_machine_asks_the_policies_when_to_give_up() -> None:
+    """The machine restates no give-up rule: change the policies and the machine follows."""
+    closes = ClosePolicy("custom", {4001: CloseAction.GIVE_UP}, application=CloseAction.RETRY)
+    m = ConnectionMachine(_GiveUpEarly(), close_policy=closes)  # max_attempts is still 5
     m.handle(Connect())
     m.handle(Opened())
     m.handle(Closed(1001, "server stopped"))
@@ -414,9 +412,10 @@ def test_the_machine_asks_the_policy_when_to_give_up() -> None:
     assert m.state is State.RECONNECTING
 
 
-def test_give_up_codes_live_with_the_policy() -> None:
-    assert set(GIVE_UP_CODES) == {POLICY_VIOLATION}
+def test_give_up_codes_live_with_the_close_policy() -> None:
+    assert MODULE_07.codes(CloseAction.GIVE_UP) == (POLICY_VIOLATION,)
+    assert MODULE_07.decide(POLICY_VIOLATION) is CloseAction.GIVE_UP
+    assert MODULE_07.decide(1001) is CloseAction.RETRY
+    assert MODULE_07.decide(None) is CloseAction.RETRY
     policy = BackoffPolicy()
-    assert policy.gives_up_on_close(POLICY_VIOLATION)
-    assert not policy.gives_up_on_close(1001) and not policy.gives_up_on_close(None)
     assert [policy.gives_up_after(k) for k in range(7)] == [False] * 5 + [True] * 2

@@ -2,7 +2,7 @@
 
 The page (``wslearn/page/client.js``) cannot import Python, so it mirrors the rule and
 exports it as ``lab.rules``; these tests load the page in Debian's chromium and compare
-that table with ``BackoffPolicy`` / ``GIVE_UP_CODES`` -- the same schedule, the same last
+that table with ``BackoffPolicy`` / ``close_policy.MODULE_07`` -- the same schedule, the same last
 attempt, the same close codes that end retrying -- and check the behaviour the table
 promises: after a 1008 close the page gives up instead of retrying.
 """
@@ -13,7 +13,8 @@ import pytest
 from browser_support import WAIT_MS, Browser, require_chromium, timeline
 
 from wslearn import page as lab
-from wslearn.backoff import GIVE_UP_CODES, BackoffPolicy
+from wslearn.backoff import BackoffPolicy
+from wslearn.close_policy import MODULE_07, CloseAction
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +73,7 @@ def test_page_rules_are_the_python_rules(open_page, settings):
     rules = page.evaluate("() => ({...lab.rules, givesUpAfter: undefined})")
     assert rules["schedule"] == policy.delays()
     assert rules["maxAttempts"] == policy.max_attempts
-    assert sorted(rules["giveUpCodes"]) == sorted(GIVE_UP_CODES)
+    assert sorted(rules["giveUpCodes"]) == sorted(MODULE_07.codes(CloseAction.GIVE_UP))
     limit = policy.max_attempts or 0
     for attempt in range(limit + 2):
         page_says = page.evaluate(f"() => lab.rules.givesUpAfter({attempt})")

@@ -10,6 +10,13 @@ Why each knob exists:
 * **max_attempts** -- after that many failures the client stops and tells the user
   ("WebSocket unavailable") instead of retrying forever. ``None`` means "forever";
   it exists only to *demonstrate* that mistake.
+* **min_uptime** -- how long a connection must stay up before the attempt counter
+  resets. Module 07 resets on every open (``0``, the default of chapters 01-10). Against
+  a *flapping* server -- one that accepts and drops at once -- that resets the counter
+  on every flap, so the client reconnects in a tight 1 s loop for ever. Resetting only
+  after ``min_uptime`` seconds up (partysocket's and reconnecting-websocket's
+  ``minUptime``, 5 s there) lets the backoff grow and the attempt limit end it
+  (chapter 11).
 * **jitter** -- when a server restarts, every client lost its connection at the same
   moment; without jitter they all come back at the same moments too (the
   "thundering herd"). The formulas are those of the AWS Architecture Blog post
@@ -32,18 +39,10 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Final, Literal, get_args
-
-from .protocol import POLICY_VIOLATION
+from typing import Literal, get_args
 
 Jitter = Literal["none", "full", "equal"]
 JITTERS: tuple[str, ...] = get_args(Jitter)
-
-#: Close codes after which a reconnect cannot help: the server rejected the request itself
-#: (1008 policy violation, e.g. a bad topic), so retrying would only repeat the refusal.
-#: The browser page mirrors this set (``GIVE_UP_CODES`` in ``page/client.js``; a test
-#: compares them).
-GIVE_UP_CODES: Final = frozenset({POLICY_VIOLATION})
 
 #: Jittered delays are rounded to this many decimals (milliseconds): timelines print them.
 _DECIMALS = 3
@@ -65,6 +64,7 @@ class BackoffPolicy:
     max_attempts: int | None = 5
     jitter: Jitter = "none"
     seed: int | None = None
+    min_uptime: float = 0.0
     _rng: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +79,13 @@ class BackoffPolicy:
         if self.factor < 1:
             raise ValueError(
                 f"BackoffPolicy.factor must be >= 1 (delays never shrink), got {self.factor!r}"
+            )
+        uptime = self.min_uptime
+        if isinstance(uptime, bool) or not isinstance(uptime, int | float) or not (
+            0 <= uptime < math.inf
+        ):
+            raise ValueError(
+                f"BackoffPolicy.min_uptime must be a number of seconds >= 0, got {uptime!r}"
             )
         if self.cap < self.base:
             raise ValueError(
@@ -176,22 +183,29 @@ class BackoffPolicy:
         """
         return self.max_attempts is not None and attempt >= self.max_attempts
 
-    @staticmethod
-    def gives_up_on_close(code: int | None) -> bool:
-        """True when a close with ``code`` must not be retried at all (``GIVE_UP_CODES``)."""
-        return code in GIVE_UP_CODES
+    def resets_at_open(self) -> bool:
+        """True when an open resets the attempt counter at once (Module 07: ``min_uptime`` 0).
+
+        Otherwise the counter resets only once the connection stayed up ``min_uptime``
+        seconds; a connection lost before that continues the count (the flapping guard).
+        Which close codes end retrying is the other give-up rule: ``wslearn.close_policy``.
+        """
+        return self.min_uptime == 0
 
     def describe(self) -> str:
         """One stable line for notebooks: ``1s, 2s, 4s, 8s, 16s (5 attempts, no jitter)``."""
         if self.max_attempts is None:
             head = ", ".join(f"{self.ceiling(k):g}s" for k in range(1, 6)) + ", ... forever"
-            return f"{head} (no limit, jitter: {self.jitter})"
+            return f"{head} (no limit, jitter: {self.jitter}{self._uptime_note()})"
         if self.jitter == "none":
             head = ", ".join(f"{d:g}s" for d in self.delays())
-            return f"{head} ({self.max_attempts} attempts, no jitter)"
+            return f"{head} ({self.max_attempts} attempts, no jitter{self._uptime_note()})"
         ceilings = ", ".join(f"{self.ceiling(k):g}s" for k in range(1, self.max_attempts + 1))
         jitter = f"{self.jitter} jitter, seed {self.seed}"
-        return f"up to {ceilings} ({self.max_attempts} attempts, {jitter})"
+        return f"up to {ceilings} ({self.max_attempts} attempts, {jitter}{self._uptime_note()})"
+
+    def _uptime_note(self) -> str:
+        return "" if self.resets_at_open() else f", reset after {self.min_uptime:g}s up"
 
     def _check_attempt(self, attempt: int) -> None:
         if isinstance(attempt, bool) or not isinstance(attempt, int):

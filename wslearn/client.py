@@ -77,6 +77,7 @@ from .machine import (
     OpenSocket,
     PongReceived,
     ReconnectRequested,
+    RefreshCredentials,
     Resync,
     SendPing,
     StartTimer,
@@ -621,6 +622,8 @@ class Client:
                 self._tell("notify", text)
             case Resync():
                 self._resync()
+            case RefreshCredentials():
+                pass  # credentials: see issue 15's client work
             case _:  # pragma: no cover - mypy proves every command has a case
                 assert_never(command)
 

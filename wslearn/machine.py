@@ -41,12 +41,30 @@ armed, an ``Opened`` when nothing is opening, a ``Closed`` when nothing is open.
 networks produce such races (a close that crosses a cancel), and a handler that
 crashed the machine on them would be worse than the race.
 
-**Close codes.** Every close the client did not ask for leads to ``reconnecting``,
-except 1008 (policy violation): the server says the request itself is wrong (a bad
-topic), so retrying the same request would only repeat the refusal; the machine goes
-to ``disconnected`` and notifies. Both give-up rules -- the attempt limit and these
-codes -- live in ``wslearn.backoff`` (``BackoffPolicy.gives_up_after``,
-``GIVE_UP_CODES``); the machine asks the policy and never restates them.
+**Close codes.** What a close the client did not ask for leads to is the close
+policy's decision (``wslearn.close_policy``): ``RETRY`` -> ``reconnecting``;
+``GIVE_UP`` -> ``disconnected`` + notify (the request itself was refused, e.g. 1008 for
+a bad topic); ``DONE`` -> ``disconnected`` quietly (the server ended the session with
+1000); ``REFRESH`` -> ``RefreshCredentials`` and an open at once, no backoff (4401: the
+token expired) -- but a second 4401 before the connection proved stable gives up
+("log in again"), so a server that rejects every fresh token is not an endless loop.
+The default table is ``MODULE_07`` (only 1008 gives up: chapters 01-10); chapter 11
+passes ``RECOMMENDED``. The attempt limit lives in ``BackoffPolicy.gives_up_after``.
+The machine asks both and never restates them.
+
+**Minimum uptime** (chapter 11). With ``policy.min_uptime == 0`` an open resets the
+attempt counter at once (Module 07). Otherwise the ``"stable"`` timer is armed on open
+and only its firing resets the counter; a connection lost before that continues the
+count, so a *flapping* server (accepts, then drops at once) meets the growing backoff
+and the attempt limit instead of a tight reconnect loop.
+
+**The browser's signals** (chapter 11). ``Offline`` pauses retrying: a pending backoff
+wait is cancelled and failures while offline spend no attempts. ``Online`` connects at
+once with attempts reset while the client is retrying or waiting for the network (why
+wait out a 16 s backoff when the network is back?); after giving up, Reconnect stays
+the user's call. ``Visible`` (the tab is shown again) retries at once if a backoff wait
+is pending. The browser page feeds these from ``online``/``offline`` and
+``visibilitychange``; the Python client has ``offline()``/``online()``/``visible()``.
 """
 
 from __future__ import annotations
@@ -56,6 +74,7 @@ from enum import Enum, StrEnum
 from typing import Final, assert_never
 
 from .backoff import BackoffPolicy
+from .close_policy import MODULE_07, CloseAction, ClosePolicy
 from .heartbeat import HeartbeatPolicy
 from .protocol import ABNORMAL_CLOSURE, NORMAL_CLOSURE, close_code_name
 from .states import State
@@ -71,16 +90,20 @@ __all__ = [
     "ConnectionMachine",
     "Event",
     "Notify",
+    "Offline",
+    "Online",
     "OpenFailed",
     "OpenSocket",
     "Opened",
     "PongReceived",
     "ReconnectRequested",
+    "RefreshCredentials",
     "Resync",
     "SendPing",
     "StartTimer",
     "Timer",
     "TimerFired",
+    "Visible",
 ]
 
 
@@ -95,6 +118,8 @@ class Timer(StrEnum):
     PING = "ping"
     #: The pong that answers the last ping must arrive before this fires.
     PONG = "pong"
+    #: The connection stayed up ``policy.min_uptime`` seconds: attempts reset.
+    STABLE = "stable"
 
 
 class _Socket(Enum):
@@ -157,9 +182,24 @@ class ReconnectRequested:
     """The user pressed Reconnect: start over now, attempts reset."""
 
 
+@dataclass(frozen=True)
+class Offline:
+    """The network is gone (the browser's ``offline`` event): pause retrying."""
+
+
+@dataclass(frozen=True)
+class Online:
+    """The network is back (``online``): connect now, attempts reset."""
+
+
+@dataclass(frozen=True)
+class Visible:
+    """The page is shown again (``visibilitychange``): retry now if a wait is pending."""
+
+
 Event = (
     Connect | Opened | OpenFailed | Closed | TimerFired | PongReceived | CloseRequested
-    | ReconnectRequested
+    | ReconnectRequested | Offline | Online | Visible
 )
 
 # -- commands (what to do) ---------------------------------------------------------------
@@ -221,7 +261,15 @@ class Resync:
     """
 
 
-Command = OpenSocket | CloseSocket | StartTimer | CancelTimer | SendPing | Notify | Resync
+@dataclass(frozen=True)
+class RefreshCredentials:
+    """Forget the credential: the next ``OpenSocket`` must carry a fresh one (4401)."""
+
+
+Command = (
+    OpenSocket | CloseSocket | StartTimer | CancelTimer | SendPing | Notify | Resync
+    | RefreshCredentials
+)
 
 UNAVAILABLE: Final = "WebSocket unavailable"
 
@@ -246,7 +294,8 @@ class ConnectionMachine:
         policy: BackoffPolicy | None = None,
         heartbeat: HeartbeatPolicy | None = None,
         *,
-        open_timeout: float = 10.0,
+        open_timeout: float | None = 10.0,
+        close_policy: ClosePolicy | None = None,
         timeline: Timeline | None = None,
     ) -> None:
         if policy is None:
@@ -257,13 +306,23 @@ class ConnectionMachine:
             raise TypeError(
                 f"heartbeat must be a HeartbeatPolicy or None, got {type(heartbeat).__name__}"
             )
-        if isinstance(open_timeout, bool) or not isinstance(open_timeout, int | float) or not (
-            0 < open_timeout < float("inf")
+        if open_timeout is not None and (
+            isinstance(open_timeout, bool) or not isinstance(open_timeout, int | float)
+            or not 0 < open_timeout < float("inf")
         ):
-            raise ValueError(f"open_timeout must be a number of seconds > 0, got {open_timeout!r}")
+            raise ValueError(
+                f"open_timeout must be a number of seconds > 0, or None (wait for ever: "
+                f"the mistake chapter 11 shows), got {open_timeout!r}")
+        if close_policy is None:
+            close_policy = MODULE_07
+        if not isinstance(close_policy, ClosePolicy):
+            raise TypeError(
+                f"close_policy must be a ClosePolicy (e.g. wslearn.close_policy.RECOMMENDED), "
+                f"got {type(close_policy).__name__}")
         self.policy = policy
         self.heartbeat = heartbeat
-        self.open_timeout = float(open_timeout)
+        self.close_policy = close_policy
+        self.open_timeout = None if open_timeout is None else float(open_timeout)
         self.timeline = Timeline() if timeline is None else timeline
         self.state = State.DISCONNECTED
         #: The attempt in flight or scheduled next (0 = the requested connect).
@@ -280,6 +339,12 @@ class ConnectionMachine:
         self._resync_next = False  # the next open follows a loss or a failure
         self._awaiting_pong = False
         self._rng = policy.rng()
+        #: The browser says the network is gone: no retry timers, no attempts spent.
+        self.offline = False
+        #: Credentials refreshed after a 4401 and not yet proven by a stable connection.
+        self._refreshed = False
+        #: Credential refreshes asked for (``RefreshCredentials``), for notebooks.
+        self.refreshes = 0
 
     # -- observation ---------------------------------------------------------------
 
@@ -339,6 +404,12 @@ class ConnectionMachine:
                 return self._on_pong_received()
             case TimerFired():
                 return self._on_timer_fired(event)
+            case Offline():
+                return self._on_offline()
+            case Online():
+                return self._on_online()
+            case Visible():
+                return self._on_visible()
             case _:  # pragma: no cover - mypy proves every event has a case
                 assert_never(event)
 
@@ -354,6 +425,7 @@ class ConnectionMachine:
     def _on_reconnect_requested(self) -> list[Command]:
         if self.state is State.CLOSED:
             return []
+        self._refreshed = False
         commands = self._cancel_all()
         if self._socket is not None:
             commands.append(CloseSocket(NORMAL_CLOSURE, "reconnect requested"))
@@ -395,13 +467,21 @@ class ConnectionMachine:
         self._socket = _Socket.OPEN
         self.opens += 1
         attempt = self.attempt
-        self.attempt = 0
         self._awaiting_pong = False
         if self._resync_next:
             commands.append(Resync())
-        if attempt:
+        if not self.policy.resets_at_open():
+            # the flapping guard: the counter resets only once the connection proved stable
+            commands.append(self._arm(Timer.STABLE, self.policy.min_uptime))
+            uptime = fmt_seconds(self.policy.min_uptime)
+            what = f"connected on {self.attempt_label(attempt)}" if attempt else "connected"
+            text = f"{what}; attempts reset after {uptime}s up"
+        elif attempt:
+            self.attempt = 0
+            self._refreshed = False
             text = f"connected on {self.attempt_label(attempt)}; attempts reset"
         else:
+            self._refreshed = False
             text = "connected"
         if self._resync_next:
             text += "; resubscribe + invalidate subscribed queries"
@@ -422,20 +502,40 @@ class ConnectionMachine:
     def _on_closed(self, event: Closed) -> list[Command]:
         if self._socket is not _Socket.OPEN:
             return []
-        commands = self._cancel([Timer.PING, Timer.PONG])
+        stable = Timer.STABLE not in self._deadlines
+        commands = self._cancel([Timer.PING, Timer.PONG, Timer.STABLE])
         self._socket = None
         self._awaiting_pong = False
-        self.attempt = 0
+        if stable:
+            self.attempt = 0  # else: lost before min_uptime, the count goes on (flapping)
         code = f"{event.code} {close_code_name(event.code)}"
         detail = f"{code}: {event.reason}" if event.reason else code
-        if self.policy.gives_up_on_close(event.code):
-            self.failures += 1
-            self._enter(State.DISCONNECTED)
-            self._record(
-                "gave-up", f"closed by the server ({detail}); retrying cannot help: disconnected"
-            )
-            return [*commands, Notify("error", f"{UNAVAILABLE}: {event.reason or code}")]
-        return commands + self._after_failure(f"connection lost ({detail})", kind="lost")
+        match self.close_policy.decide(event.code):
+            case CloseAction.RETRY:
+                text = f"connection lost ({detail})"
+                if not stable:
+                    up = fmt_seconds(self.policy.min_uptime)
+                    text = f"connection lost before {up}s up ({detail})"
+                return commands + self._after_failure(text, kind="lost")
+            case CloseAction.GIVE_UP:
+                self.failures += 1
+                self._enter(State.DISCONNECTED)
+                self._record(
+                    "gave-up",
+                    f"closed by the server ({detail}); retrying cannot help: disconnected",
+                )
+                return [*commands, Notify("error", f"{UNAVAILABLE}: {event.reason or code}")]
+            case CloseAction.DONE:
+                self.attempt = 0
+                self._enter(State.DISCONNECTED)
+                self._record(  # a gave-up entry: the badge offers Reconnect
+                    "gave-up", f"closed by the server ({detail}): session ended, not retried"
+                )
+                return [*commands, Notify("info", f"the server ended the session ({detail})")]
+            case CloseAction.REFRESH:
+                return commands + self._refresh(detail)
+            case _:  # pragma: no cover - mypy proves every action has a case
+                assert_never(self.close_policy.decide(event.code))
 
     def _on_pong_received(self) -> list[Command]:
         if self._socket is not _Socket.OPEN:
@@ -470,6 +570,8 @@ class ConnectionMachine:
                 return self._fire_ping()
             case Timer.PONG:
                 return self._fire_pong()
+            case Timer.STABLE:
+                return self._fire_stable()
             case _:  # pragma: no cover - mypy proves every timer has a case
                 assert_never(timer)
 
@@ -478,9 +580,10 @@ class ConnectionMachine:
     def _fire_reconnect(self) -> list[Command]:
         self._socket = _Socket.OPENING
         self._record("attempt", f"{self.attempt_label()}: opening the socket", attempt=self.attempt)
-        return [OpenSocket(self.attempt), self._arm(Timer.OPEN, self.open_timeout)]
+        return [OpenSocket(self.attempt), *self._arm_open()]
 
     def _fire_open(self) -> list[Command]:
+        assert self.open_timeout is not None  # never armed without one
         self._socket = None
         reason = f"no answer within {fmt_seconds(self.open_timeout)}s"
         return [
@@ -500,18 +603,86 @@ class ConnectionMachine:
         self._record("ping", "ping sent (pong never checked: Module 07's heartbeat)")
         return [SendPing(), self._arm(Timer.PING, hb.interval)]
 
+    def _fire_stable(self) -> list[Command]:
+        if self._socket is not _Socket.OPEN:  # pragma: no cover - cancelled on every loss
+            return []
+        attempt, self.attempt = self.attempt, 0
+        self._refreshed = False
+        up = fmt_seconds(self.policy.min_uptime)
+        what = f"; attempts reset (connected on {self.attempt_label(attempt)})" if attempt else ""
+        self._record("info", f"up for {up}s: connection stable{what}")
+        return []
+
     def _fire_pong(self) -> list[Command]:
         hb = self.heartbeat
         assert hb is not None
         self._socket = None
         self._awaiting_pong = False
-        self.attempt = 0
+        if Timer.STABLE not in self._deadlines:
+            self.attempt = 0
         commands: list[Command] = [
-            *self._cancel([Timer.PING]),
+            *self._cancel([Timer.PING, Timer.STABLE]),
             CloseSocket(ABNORMAL_CLOSURE, "pong timeout"),
         ]
         text = f"no pong within {fmt_seconds(hb.timeout)}s: connection presumed dead"
         return commands + self._after_failure(text, kind="lost")
+
+    # -- credentials and the browser's signals (chapter 11) --------------------------------
+
+    def _refresh(self, detail: str) -> list[Command]:
+        """4401: refresh the credential and open at once -- unless we just did."""
+        if self._refreshed:
+            self.failures += 1
+            self._refreshed = False
+            self.attempt = 0
+            self._enter(State.DISCONNECTED)
+            self._record("gave-up", f"closed by the server ({detail}) again right after a "
+                         "token refresh: the login itself is refused; disconnected")
+            return [Notify("error", f"{UNAVAILABLE}: log in again ({detail})")]
+        self._refreshed = True
+        self.refreshes += 1
+        self._resync_next = True
+        self._socket = _Socket.OPENING
+        self._enter(State.RECONNECTING)
+        self._record("lost", f"connection lost ({detail}); refreshing the token")
+        self._record("connect", "token refreshed: connecting now (no backoff)",
+                     attempt=self.attempt)
+        return [RefreshCredentials(), OpenSocket(self.attempt), *self._arm_open()]
+
+    def _on_offline(self) -> list[Command]:
+        if self.offline or self.state is State.CLOSED:
+            return []
+        self.offline = True
+        if Timer.RECONNECT in self._deadlines:
+            commands = self._cancel([Timer.RECONNECT])
+            self._record("info", f"offline: {self.attempt_label()} paused until the "
+                         "network is back")
+            return commands
+        self._record("info", "offline event (the heartbeat will tell if the socket died)"
+                     if self._socket is _Socket.OPEN else "offline event")
+        return []
+
+    def _on_online(self) -> list[Command]:
+        was_offline, self.offline = self.offline, False
+        if self.state is State.CLOSED or self._socket is not None:
+            if was_offline:
+                self._record("info", "online event")
+            return []
+        if self.state is State.RECONNECTING:  # waiting out a backoff, or for the network
+            commands = self._cancel([Timer.RECONNECT])
+            self._resync_next = True
+            return commands + self._open_now(
+                "connect", "online: the network is back; connecting now (attempts reset)")
+        return []
+
+    def _on_visible(self) -> list[Command]:
+        if Timer.RECONNECT not in self._deadlines or self.offline:
+            return []
+        commands = self._cancel([Timer.RECONNECT])
+        self._socket = _Socket.OPENING
+        self._record("attempt", f"page visible again: {self.attempt_label()} now instead of "
+                     "waiting out the backoff", attempt=self.attempt)
+        return [*commands, OpenSocket(self.attempt), *self._arm_open()]
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -524,7 +695,13 @@ class ConnectionMachine:
         self._socket = _Socket.OPENING
         self._enter(State.CONNECTING)
         self._record(kind, text, attempt=0)
-        return [OpenSocket(0), self._arm(Timer.OPEN, self.open_timeout)]
+        return [OpenSocket(0), *self._arm_open()]
+
+    def _arm_open(self) -> list[Command]:
+        """The connect timeout: none when ``open_timeout`` is None (a hang waits for ever)."""
+        if self.open_timeout is None:
+            return []
+        return [self._arm(Timer.OPEN, self.open_timeout)]
 
     def _after_failure(self, text: str, *, kind: str) -> list[Command]:
         """A failure at ``t``: schedule the next retry, or give up."""
@@ -534,6 +711,10 @@ class ConnectionMachine:
             self._enter(State.DISCONNECTED)
             self._record("gave-up", f"{text}; giving up: {UNAVAILABLE}", attempt=self.attempt)
             return [Notify("error", UNAVAILABLE)]
+        if self.offline:  # no network: waiting spends no attempts; Online connects at once
+            self._enter(State.RECONNECTING)
+            self._record(kind, f"{text}; offline: waiting for the network")
+            return []
         nxt = self.attempt + 1
         delay = self.policy.delay(nxt, self._rng)
         failed = self.attempt
@@ -575,5 +756,5 @@ class ConnectionMachine:
 
 _EVENT_TYPES = (
     Connect, Opened, OpenFailed, Closed, TimerFired, PongReceived, CloseRequested,
-    ReconnectRequested,
+    ReconnectRequested, Offline, Online, Visible,
 )

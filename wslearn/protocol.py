@@ -35,6 +35,13 @@ POLICY_VIOLATION: Final = 1008
 MESSAGE_TOO_BIG: Final = 1009
 INTERNAL_ERROR: Final = 1011
 SERVICE_RESTART: Final = 1012
+TRY_AGAIN_LATER: Final = 1013
+# Application codes (4000-4999 are the application's own; these two mirror HTTP 401/403,
+# as graphql-ws and many production servers do). See ``wslearn.close_policy``.
+#: The credential is missing or expired: refresh it, then connect (not an outage).
+AUTH_EXPIRED: Final = 4401
+#: The credential is valid but not allowed here: a refresh will not help.
+AUTH_FORBIDDEN: Final = 4403
 
 CLOSE_CODE_NAMES: Final[Mapping[int, str]] = {
     NORMAL_CLOSURE: "normal closure",
@@ -44,6 +51,9 @@ CLOSE_CODE_NAMES: Final[Mapping[int, str]] = {
     MESSAGE_TOO_BIG: "message too big",
     INTERNAL_ERROR: "internal error",
     SERVICE_RESTART: "service restart",
+    TRY_AGAIN_LATER: "try again later",
+    AUTH_EXPIRED: "unauthorized: token missing or expired",
+    AUTH_FORBIDDEN: "forbidden",
 }
 
 #: Message types a client may send; anything else gets an ``unknown-type`` error.
@@ -52,7 +62,7 @@ CLIENT_TYPES: Final = frozenset({"ping", "subscribe", "unsubscribe"})
 #: Messages the server sends to run the connection itself, not to tell the application
 #: anything: the client answers them (heartbeat, subscriptions). They reach an
 #: application handler only when one is registered for exactly that type.
-CONTROL_TYPES: Final = frozenset({"welcome", "subscribed", "pong"})
+CONTROL_TYPES: Final = frozenset({"welcome", "subscribed", "pong", "resync"})
 #: The type of the frame that reports bad input (``ProtocolError.as_message()``).
 ERROR_TYPE: Final = "error"
 
@@ -72,6 +82,7 @@ ERROR_CODES: Final[Mapping[str, str]] = {
     "bad-topics": 'subscribe/unsubscribe without a "topics" list',
     "too-many-topics": f"more than {MAX_TOPICS} topics on one connection",
     "bad-message": 'a "welcome" or "subscribed" from the server without a "topics" list',
+    "bad-resume": "a resume cursor (?resume=topic:seq,...) that does not parse",
     # HTTP: /api/topics and the SSE stream /api/stream
     "bad-param": "an HTTP query parameter out of range (/api/topics)",
     "no-hub": "the served app has no topic hub (/api/topics)",
@@ -182,6 +193,54 @@ def topics_query(topics: Iterable[str]) -> str:
     """
     names = [quote(str(t), safe="") for t in topics]
     return f"{TOPICS_PARAM}=" + ",".join(names) if names else ""
+
+
+#: The query parameter of a client that wants sequence numbers and replay
+#: (``/ws?topics=a&resume=a:12``; an empty value asks for sequence numbers only).
+RESUME_PARAM: Final = "resume"
+#: The query parameter that carries a credential (``/ws?token=...``): browsers cannot set
+#: headers on a WebSocket, so a token travels in the URL -- and so in access logs.
+TOKEN_PARAM: Final = "token"
+#: The largest sequence number a cursor may carry (JavaScript's safe integer limit).
+MAX_SEQ: Final = 2**53 - 1
+
+
+def format_cursor(positions: Mapping[str, int]) -> str:
+    """``{"a": 12, "b": 7}`` -> ``"a:12,b:7"``: where a client stopped, per topic.
+
+    The one wire format of a resume position, used by the websocket ``?resume=`` value.
+    (A server-sent event stream carries one topic, so its ``Last-Event-ID`` is just
+    the number.)
+
+    >>> format_cursor({"analysis": 12, "proposals": 7})
+    'analysis:12,proposals:7'
+    """
+    return ",".join(f"{topic}:{seq}" for topic, seq in positions.items())
+
+
+def parse_cursor(value: str | None) -> dict[str, int]:
+    """Parse ``"a:12,b:7"`` into ``{"a": 12, "b": 7}``, or raise ``ProtocolError``.
+
+    Topics follow the topic rule (at most ``MAX_TOPICS``), numbers are 0..``MAX_SEQ``
+    written in plain decimal digits; an empty value is an empty cursor.
+    """
+    if not value:
+        return {}
+    positions: dict[str, int] = {}
+    for part in value.split(","):
+        topic, sep, number = part.strip().partition(":")
+        if not sep or not number.isascii() or not number.isdigit() or len(number) > 16:
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            raise ProtocolError("bad-resume", f"resume position {shown!r} is not topic:number")
+        seq = int(number)
+        if seq > MAX_SEQ:
+            raise ProtocolError("bad-resume", f"sequence number {seq} is too large")
+        (topic,) = validate_topics([topic])  # a bad name raises bad-topic
+        positions[topic] = seq
+        if len(positions) > MAX_TOPICS:
+            raise ProtocolError("too-many-topics",
+                                f"more than {MAX_TOPICS} topics; at most {MAX_TOPICS}")
+    return positions
 
 
 #: A ``\\uD800``-``\\uDFFF`` escape: the only way valid JSON text can carry a lone

@@ -15,7 +15,7 @@ const config = {
   speed: setting('speed', 1), // divides every delay: the 1+2+4+8+16 s schedule in 1.55 s at 20
 }
 // The reconnect rules -- when to retry, when to give up -- mirror wslearn.backoff
-// (BackoffPolicy without jitter, GIVE_UP_CODES); tests/test_page_rules.py compares lab.rules.
+// (BackoffPolicy without jitter; close_policy.MODULE_07); tests/test_page_rules.py compares lab.rules.
 const GIVE_UP_CODES = [1008] // policy violation: the request is refused; retrying cannot help
 // The server's per-server key, if the page was opened with one (lab?key=...): forwarded
 // on the WebSocket URL and every fetch, never shown on the page (docs/server.md).
