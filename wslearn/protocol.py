@@ -57,7 +57,7 @@ CLOSE_CODE_NAMES: Final[Mapping[int, str]] = {
 }
 
 #: Message types a client may send; anything else gets an ``unknown-type`` error.
-CLIENT_TYPES: Final = frozenset({"ping", "subscribe", "unsubscribe"})
+CLIENT_TYPES: Final = frozenset({"ping", "subscribe", "unsubscribe", "auth"})
 
 #: Messages the server sends to run the connection itself, not to tell the application
 #: anything: the client answers them (heartbeat, subscriptions). They reach an
