@@ -49,7 +49,7 @@ def test_policy_is_immutable_and_sorted() -> None:
 
 @pytest.mark.parametrize("rules", [{999: RETRY}, {5000: RETRY}, {True: RETRY}, {"1000": RETRY}])
 def test_bad_codes_are_refused(rules: dict) -> None:
-    with pytest.raises(ValueError, match="close code is an int in 1000..4999"):
+    with pytest.raises(ValueError, match=r"close code is an int in 1000\.\.4999"):
         ClosePolicy("bad", rules)
 
 
