@@ -555,7 +555,8 @@ def what_to_match(profile: LibraryProfile) -> str:
     if isinstance(profile, ReactUseWebSocketProfile):
         return (
             f"shouldReconnect: () => true, reconnectAttempts: {n}, "
-            f"reconnectInterval: (n) => Math.min({p.cap * 1000:g}, {first_ms:g} * {p.factor:g} ** n)"
+            f"reconnectInterval: (n) => Math.min({p.cap * 1000:g}, "
+            f"{first_ms:g} * {p.factor:g} ** n)"
             " (n counts from 0; it has no minUptime or connect timeout option)"
         )
     if isinstance(profile, SocketIOProfile):
@@ -568,7 +569,7 @@ def what_to_match(profile: LibraryProfile) -> str:
         return (
             f"sleep {p.ceiling(1):g} s yourself before re-entering the loop (it retries at "
             f"once), reconnect_delays=lambda: iter([{rest}]), and a process_exception that "
-            f"returns the error after {n} failures in a row, reset in the loop body (the loop never "
-            "gives up)"
+            f"returns the error after {n} failures in a row, reset in the loop body "
+            "(the loop never gives up)"
         )
     raise TypeError(f"no known options for {type(profile).__name__}")
