@@ -242,6 +242,9 @@ def test_svg_is_well_formed_names_every_library_and_cuts_no_label(outage, seed):
 
 
 def test_notebook_output_is_an_img_with_a_table_and_stable_text():
+    from wslearn.libraries import show_libraries as from_libraries
+
+    assert from_libraries(60, 0) == show_libraries(60, 0)
     bundle = show_libraries()._repr_mimebundle_()
     html = bundle["text/html"]
     match = re.search(r'src="data:image/svg\+xml;base64,([^"]+)"', html)

@@ -26,9 +26,13 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from .backoff import BackoffPolicy
 from .machine import ConnectionMachine
+
+if TYPE_CHECKING:
+    from .libraries_svg import LibraryComparison
 
 __all__ = [
     "COURSE",
@@ -43,6 +47,7 @@ __all__ = [
     "SocketIOProfile",
     "WebsocketsProfile",
     "outage_schedule",
+    "show_libraries",
     "side_by_side",
     "what_to_match",
 ]
@@ -526,6 +531,13 @@ def _row(schedule: OutageSchedule) -> Row:
 def side_by_side(outage: float = 60.0, seed: int = 0) -> tuple[Row, ...]:
     """The table of chapter 11: the course's client first, then every library."""
     return tuple(_row(outage_schedule(p, outage, seed)) for p in (COURSE, *LIBRARIES))
+
+
+def show_libraries(outage: float = 60.0, seed: int = 0) -> LibraryComparison:
+    """The picture and the table for a notebook (drawn by :mod:`wslearn.libraries_svg`)."""
+    from .libraries_svg import show_libraries as show
+
+    return show(outage, seed)
 
 
 # -- what it would take to behave like the course's client ---------------------------------
