@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import random
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .libraries import (
@@ -137,28 +138,29 @@ class LibraryComparison(Picture):
         return self.to_text()
 
     def _repr_html_(self) -> str:
+        """The picture, the numbers, then what to set (apart: that column is long)."""
         head = ("library", "version", "refused during outage", "first retry",
                 "last refused", "back at", "jitter", "gives up", "minUptime",
-                "connect timeout", "to match the course's client")
-        body = "".join(
-            "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in (
-                r.library, r.version, r.retries_during_outage, _cell(r.first_retry),
-                _cell(r.last_failed_retry), _cell(r.reconnected_at), r.jitter, r.gives_up,
-                r.min_uptime, r.connect_timeout, r.to_match)) + "</tr>"
-            for r in self.rows
-        )
-        table = (
-            '<table class="wslearn-libraries"><thead><tr>'
-            + "".join(f"<th>{esc(h)}</th>" for h in head)
-            + f"</tr></thead><tbody>{body}</tbody></table>"
-        )
+                "connect timeout")
+        numbers = [(r.library, r.version, r.retries_during_outage, _cell(r.first_retry),
+                    _cell(r.last_failed_retry), _cell(r.reconnected_at), r.jitter, r.gives_up,
+                    r.min_uptime, r.connect_timeout) for r in self.rows]
+        match = [(r.library, r.to_match) for r in self.rows[1:]]
         notes = "".join(f"<p>{esc(n)}</p>" for n in self.notes())
-        return img_html(self.to_svg(), self.alt()) + table + notes
+        return (img_html(self.to_svg(), self.alt()) + _table(head, numbers)
+                + _table(("library", "to retry like the course's client, set"), match) + notes)
 
     # -- the picture -----------------------------------------------------------------
 
     def to_svg(self) -> str:
         return _Drawing(self).render()
+
+
+def _table(head: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> str:
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    cells = "".join(f"<th>{esc(h)}</th>" for h in head)
+    return (f'<table class="wslearn-libraries"><thead><tr>{cells}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
 
 
 def _cell(value: float | None) -> str:
