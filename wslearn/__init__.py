@@ -35,6 +35,15 @@ _EXPORTS: dict[str, str] = {
     "State": "wslearn.states",
     "HeartbeatPolicy": "wslearn.heartbeat",
     "ConnectionMachine": "wslearn.machine",
+    # chapter 11: what production clients need after backoff
+    "ClosePolicy": "wslearn.close_policy",
+    "CloseAction": "wslearn.close_policy",
+    "ResumeCursor": "wslearn.resume",
+    "ReplayBuffer": "wslearn.resume",
+    "SendQueue": "wslearn.send_queue",
+    "SendQueueFull": "wslearn.send_queue",
+    "TokenIssuer": "wslearn.auth",
+    "show_libraries": "wslearn.libraries",
     "Dispatcher": "wslearn.dispatch",
     "Subscriptions": "wslearn.subscriptions",
     "QueryCache": "wslearn.cache",
@@ -69,19 +78,62 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset({"progress", "widgets", "page"})
 
 __all__ = [  # literal, so tools read it; tests/test_typing.py checks it lists every lazy name
-    "App", "BackoffPolicy", "Channel", "Client", "ConnectFailed", "ConnectionInfo",
-    "ConnectionLost", "ConnectionMachine", "Dispatcher", "Entry", "Frame", "HeartbeatPolicy",
-    "QueryCache", "RealClock", "Router", "Server", "SimNetwork", "SimServer", "SpedUpClock",
-    "State", "Subscriptions", "Timeline", "TopicHub", "VirtualClock", "VirtualDeadlock",
-    "VirtualTimeLimit", "WebSocket", "WebSocketDisconnect", "bar_chart", "check", "hint",
-    "histogram", "leftovers", "page", "progress", "run_virtual", "serve", "topic_app", "until",
-    "websocket_dialer", "widgets",
+    "App",
+    "BackoffPolicy",
+    "Channel",
+    "Client",
+    "CloseAction",
+    "ClosePolicy",
+    "ConnectFailed",
+    "ConnectionInfo",
+    "ConnectionLost",
+    "ConnectionMachine",
+    "Dispatcher",
+    "Entry",
+    "Frame",
+    "HeartbeatPolicy",
+    "QueryCache",
+    "RealClock",
+    "ReplayBuffer",
+    "ResumeCursor",
+    "Router",
+    "SendQueue",
+    "SendQueueFull",
+    "Server",
+    "SimNetwork",
+    "SimServer",
+    "SpedUpClock",
+    "State",
+    "Subscriptions",
+    "Timeline",
+    "TokenIssuer",
+    "TopicHub",
+    "VirtualClock",
+    "VirtualDeadlock",
+    "VirtualTimeLimit",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "bar_chart",
+    "check",
+    "hint",
+    "histogram",
+    "leftovers",
+    "page",
+    "progress",
+    "run_virtual",
+    "serve",
+    "show_libraries",
+    "topic_app",
+    "until",
+    "websocket_dialer",
+    "widgets",
 ]
 
 if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (as websockets does)
     from . import page, progress, widgets
     from .app import App, Channel, Router, WebSocket, WebSocketDisconnect
     from .audit import leftovers
+    from .auth import TokenIssuer
     from .backoff import BackoffPolicy
     from .cache import QueryCache
     from .charts import bar_chart, histogram
@@ -95,9 +147,13 @@ if TYPE_CHECKING:  # the lazy names, for type checkers and IDEs (as websockets d
         VirtualTimeLimit,
         run_virtual,
     )
+    from .close_policy import CloseAction, ClosePolicy
     from .dispatch import Dispatcher
     from .heartbeat import HeartbeatPolicy
+    from .libraries import show_libraries
     from .machine import ConnectionMachine
+    from .resume import ReplayBuffer, ResumeCursor
+    from .send_queue import SendQueue, SendQueueFull
     from .server import Server, serve
     from .server_handle import ConnectionInfo
     from .simnet import SimNetwork, SimServer
