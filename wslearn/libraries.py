@@ -320,6 +320,20 @@ COURSE = CourseProfile(
     retries_on="any loss except close code 1008",
 )
 
+#: react-use-websocket as installed: it does not reconnect unless ``shouldReconnect`` says so.
+_REACT_USE_WEBSOCKET = ReactUseWebSocketProfile(
+    name="react-use-websocket",
+    variant="defaults",
+    version="4.13.0",
+    source="src/lib/attach-listener.ts, src/lib/constants.ts",
+    should_reconnect=False,
+    jitter="none",
+    min_uptime=0.0,
+    connect_timeout=None,
+    heartbeat="off (heartbeat: true = 'ping' every 25 s, close after 60 s silent)",
+    retries_on="nothing: no shouldReconnect, no retryOnError",
+)
+
 #: The libraries of chapter 11 in a stable order (the table's and the picture's rows).
 LIBRARIES: tuple[LibraryProfile, ...] = (
     ReconnectingWebSocketProfile(
@@ -344,28 +358,11 @@ LIBRARIES: tuple[LibraryProfile, ...] = (
         heartbeat="none",
         retries_on=_BROWSER + "; shouldReconnectOnClose can veto",
     ),
-    ReactUseWebSocketProfile(
-        name="react-use-websocket",
-        variant="defaults",
-        version="4.13.0",
-        source="src/lib/attach-listener.ts, src/lib/constants.ts",
-        should_reconnect=False,
-        jitter="none",
-        min_uptime=0.0,
-        connect_timeout=None,
-        heartbeat="off (heartbeat: true = 'ping' every 25 s, close after 60 s silent)",
-        retries_on="nothing: no shouldReconnect, no retryOnError",
-    ),
-    ReactUseWebSocketProfile(
-        name="react-use-websocket",
+    _REACT_USE_WEBSOCKET,
+    replace(
+        _REACT_USE_WEBSOCKET,
         variant="shouldReconnect: () => true",
-        version="4.13.0",
-        source="src/lib/attach-listener.ts, src/lib/constants.ts",
         should_reconnect=True,
-        jitter="none",
-        min_uptime=0.0,
-        connect_timeout=None,
-        heartbeat="off (heartbeat: true = 'ping' every 25 s, close after 60 s silent)",
         retries_on="closes for which shouldReconnect(event) is true",
     ),
     SocketIOProfile(
