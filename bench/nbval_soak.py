@@ -5,7 +5,7 @@ solutions/ must pass 20 runs in a row on a 2-core machine, also while another pr
 keeps one core busy. This script measures exactly that and stops at the first failure,
 printing its report.
 
-Usage: ``python bench/nbval_soak.py [--runs 20] [--busy] [paths...]``
+Usage: ``python bench/nbval_soak.py [--runs 20] [--busy] [folders or notebooks...]``
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def main() -> int:
                         help="keep one core busy with a spinning neighbour process")
     parser.add_argument("paths", nargs="*", default=["notebooks", "solutions"])
     args = parser.parse_args()
-    files = sorted(str(p.relative_to(ROOT)) for d in args.paths
-                   for p in (ROOT / d).glob("*.ipynb")) if args.paths else []
+    files = sorted(str(p.relative_to(ROOT)) for d in args.paths  # folders or notebooks
+                   for p in ([ROOT / d] if d.endswith(".ipynb") else (ROOT / d).glob("*.ipynb")))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
            "--nbval-current-env", "-o", "testpaths=", *files]
     neighbour = None
