@@ -189,7 +189,7 @@ class _Driver:
     async def run(self) -> None:
         token = self.token() if self.token is not None else None
         while True:
-            if self.connects >= self.max_connects or self.lab.now() > self.until:
+            if self.connects >= self.max_connects or self.lab.now() >= self.until:
                 self.ended = "cut off"
                 return
             self.connects += 1
@@ -329,9 +329,9 @@ async def flapping(lab: Lab | None, cls: Any) -> Verdict:
                   f"{', '.join(fmt_seconds(d) for d in delays[:8]) or 'none'}"
                   f"{' ...' if len(delays) > 8 else ''}")
         if kind == "resets-on-open":
-            detail = (f"reconnected {handshakes} times in a minute against a flapping "
-                      f"server: reset the attempt counter only after min_uptime "
-                      f"({fmt_seconds(POLICY.min_uptime)}s up)")
+            detail = (f"connected {handshakes} times in a minute against a flapping server "
+                      f"(expected 6): reset the attempt counter only after min_uptime "
+                      f"({POLICY.min_uptime:g} s up)")
         elif driver.ended in ("give-up", "done") and not delays:
             kind = "gives-up-on-outage"
             detail = f"closed(1011) returned {driver.decisions[0][2].action!r}: 1011 is an outage"
