@@ -151,6 +151,9 @@ def _decide(rules: Any, code: int, now: float) -> Decision:
             or not math.isfinite(delay) or delay < 0):
         raise Failed("bad-return", shown + ": the seconds must be a number >= 0", "0.0 or more",
                      repr(delay))
+    if action == "refresh" and delay != 0:
+        raise Failed("backs-off-on-4401", shown + ": a refresh connects at once, without a "
+                     "wait -- return (\"refresh\", 0.0)", "(\"refresh\", 0.0)", repr(got))
     return Decision(action, float(delay))
 
 
