@@ -55,10 +55,10 @@ HINTS = {
     "no-reset": "The attempt counter never goes back to 0: after a connection that stayed up "
     "longer than policy.min_uptime, the next outage must start again at "
     "policy.delay(1) with all policy.max_attempts retries.",
-    "uptime-wrong": "Uptime is measured wrongly: it is `now - (the time the *current* "
-    "connection opened)`, and a connect that failed was never up at all -- forget the open "
-    "time in closed(), so a failed connect after a long connection does not count as "
-    "stable.",
+    "uptime-wrong": "Uptime is measured wrongly: it is `now - opened_at`, where opened_at is "
+    "when the connection that just ended opened, and a connect that failed was never up at "
+    "all -- forget the open time in closed() (`self.opened_at = None`), so a failed connect "
+    "after a long connection does not count as stable.",
     "never-gives-up": "It never gives up: after policy.max_attempts failed retries "
     "return (\"give-up\", 0.0) -- Module 07's mistake 4 otherwise, now against a flapping "
     "server too.",
