@@ -81,7 +81,8 @@ def test_the_page_loads_nothing_from_elsewhere():
 def test_source_parts_follow_the_seed_hook():
     names = lab.parts()
     assert names == [
-        "settings", "timers", "connection", "heartbeat", "messages", "cache", "page", "mount",
+        "settings", "timers", "connection", "heartbeat", "recovery", "messages", "cache", "page",
+        "mount",
     ]
     whole = lab.source()
     assert all(lab.source(part=name) in whole for name in names)

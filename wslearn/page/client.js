@@ -121,7 +121,6 @@ let stopped = false // set by cleanup(): a close we asked for must never reconne
 let offline = false // the browser's `offline` event: retrying waits for `online`
 let refreshed = false // a 4401 refreshed the token; a second one before "stable" gives up
 let dials = 0 // numbers the connects: a token fetch that answers late opens nothing
-let tokens = 0 // tokens fetched (auth=1)
 
 function connect() {
   stopped = false
@@ -195,18 +194,6 @@ function retry() { // after a failure: wait (backoff), or give up after the last
   later('reconnect', wait, connect)
 }
 
-function refresh(detail) {
-  if (refreshed) { // a fresh token was refused too: the login itself is refused
-    refreshed = false
-    attempt = 0
-    return setState('disconnected', `WebSocket unavailable: log in again (${detail})`)
-  }
-  refreshed = true
-  setState('reconnecting', `connection lost (${detail}); refreshing the token`)
-  note('token refreshed: connecting now (no backoff)')
-  connect() // with ?auth=1 it fetches a fresh token first
-}
-
 // Close a socket that stopped answering and count it as lost now: a frozen peer never
 // answers the close handshake. Pages cannot abort a socket, so the close frame says 4000;
 // the page counts the loss as what it is, a local 1006 (abnormal closure): an outage,
@@ -230,6 +217,34 @@ function cleanup() { // the useEffect return: clear ALL timers, then close
   clearTimers()
   ws?.close(1000, 'cleanup') // its onclose sees `stopped` and does not reconnect
   setState('closed', 'cleanup: timers cleared, socket closed')
+}
+
+// ---- heartbeat: browsers have no ping API, so the application pings
+// A ping goes out `ping` s after the last pong (not a free-running setInterval), and
+// its pong must arrive within `pongTimeout` s: Module 07's heartbeat never checked that.
+function heartbeat(socket) {
+  later('ping', config.ping, () => {
+    send({ type: 'ping' })
+    later('pong', config.pongTimeout, () => giveUp(socket, 'pong timeout'))
+  })
+}
+
+// ---- recovery: chapter 11's rules: token refresh, offline/online, visibility
+let tokens = 0 // tokens fetched (auth=1)
+
+// 4401 under the recommended table (the token expired): not an outage, so no backoff --
+// refresh the credential and connect at once; a second 4401 before the connection proved
+// stable means the login itself is refused: give up ("log in again"), never loop.
+function refresh(detail) {
+  if (refreshed) { // a fresh token was refused too: the login itself is refused
+    refreshed = false
+    attempt = 0
+    return setState('disconnected', `WebSocket unavailable: log in again (${detail})`)
+  }
+  refreshed = true
+  setState('reconnecting', `connection lost (${detail}); refreshing the token`)
+  note('token refreshed: connecting now (no backoff)')
+  connect() // with ?auth=1 it fetches a fresh token first
 }
 
 // The browser's own signals feed the same rules as the machine's Offline/Online/Visible.
@@ -274,16 +289,6 @@ async function fetchToken() {
     note(`token fetch failed (${err.message}): connecting without one`)
     return null
   }
-}
-
-// ---- heartbeat: browsers have no ping API, so the application pings
-// A ping goes out `ping` s after the last pong (not a free-running setInterval), and
-// its pong must arrive within `pongTimeout` s: Module 07's heartbeat never checked that.
-function heartbeat(socket) {
-  later('ping', config.ping, () => {
-    send({ type: 'ping' })
-    later('pong', config.pongTimeout, () => giveUp(socket, 'pong timeout'))
-  })
 }
 
 // ---- messages: one handler per type; a failing handler never kills the socket
