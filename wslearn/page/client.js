@@ -527,6 +527,10 @@ $('reconnect').onclick = reconnect
 $('cleanup').onclick = cleanup
 const schedule = Array.from({ length: config.maxAttempts }, (_, i) => ceiling(i + 1))
 $('config').textContent = describeSettings()
+if (config.resume) { // the cache's caption tells what a push does now
+  document.querySelector('#cache-title small').textContent =
+    '(resume: a numbered push updates its query in place; a gap or a resync refetches it)'
+}
 addEventListener('pagehide', cleanup)
 addEventListener('offline', wentOffline)
 addEventListener('online', wentOnline)
