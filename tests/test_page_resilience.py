@@ -162,7 +162,8 @@ def test_min_uptime_resets_attempts_only_once_stable(servers, open_page):
 @pytest.mark.parametrize(
     ("code", "reason", "says"),
     [
-        (1000, "bye", "closed by the server (1000 normal closure: bye): session ended, not retried"),
+        (1000, "bye",
+         "closed by the server (1000 normal closure: bye): session ended, not retried"),
         (1008, "no", "WebSocket unavailable: no"),
         (4403, "forbidden here", "WebSocket unavailable: forbidden here"),
     ],
