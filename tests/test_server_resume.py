@@ -9,9 +9,10 @@ import json
 
 import pytest
 from rig_support import KINDS, Rig, param, run
+from support import arun
 from test_server_sse import open_stream
 
-from wslearn.server import serve
+from wslearn.server import Server, serve
 from wslearn.simnet import SimNetwork
 from wslearn.topics import TopicHub
 
@@ -176,57 +177,53 @@ def test_publish_refuses_the_reserved_seq_field_on_both_servers() -> None:
 @pytest.mark.parametrize("replay", [-1, True, 1.5, "100"])
 def test_replay_must_be_a_count(replay: object) -> None:
     with pytest.raises(ValueError, match="replay must be an int >= 0"):
-        SimNetwork().serve(replay=replay)  # type: ignore[arg-type]
+        SimNetwork().serve(replay=replay)
     with pytest.raises(ValueError, match="replay must be an int >= 0"):
-        serve(replay=replay)  # type: ignore[arg-type]
+        serve(replay=replay)
 
 
 # -- server-sent events: Last-Event-ID ---------------------------------------------------
 
 
 def test_sse_last_event_id_replays_the_missed_events() -> None:
-    async def main(server: object) -> None:
+    async def main(server: Server) -> None:
         for n in (1, 2, 3):
-            server.publish("a", "e", n=n)  # type: ignore[attr-defined]
-        stream = await open_stream(server, "/api/stream/a",  # type: ignore[arg-type]
+            server.publish("a", "e", n=n)
+        stream = await open_stream(server, "/api/stream/a",
                                    headers="Last-Event-ID: 1\r\n")
         assert stream.status == 200
         assert (await stream.event())[0] == b'id: 2\ndata: {"type":"e","topic":"a","n":2}\n\n'
         assert (await stream.event())[0] == b'id: 3\ndata: {"type":"e","topic":"a","n":3}\n\n'
-        server.publish("a", "e", n=4)  # type: ignore[attr-defined]
+        server.publish("a", "e", n=4)
         assert (await stream.event())[0] == b'id: 4\ndata: {"type":"e","topic":"a","n":4}\n\n'
         await stream.close()
-
-    from support import arun
 
     with serve() as server:
         arun(main(server))
 
 
 def test_sse_last_event_id_resyncs_when_too_old_and_rejects_bad_values() -> None:
-    async def main(server: object) -> None:
+    async def main(server: Server) -> None:
         for n in range(4):
-            server.publish("a", "e", n=n)  # type: ignore[attr-defined]
-        stream = await open_stream(server, "/api/stream/a",  # type: ignore[arg-type]
+            server.publish("a", "e", n=n)
+        stream = await open_stream(server, "/api/stream/a",
                                    headers="Last-Event-ID: 1\r\n")
-        raw, fields = await stream.event()
+        raw, _ = await stream.event()
         assert raw == (b'event: resync\nid: 4\n'
                        b'data: {"type":"resync","topic":"a","seq":4,"missed":3}\n\n')
         await stream.close()
-        up_to_date = await open_stream(server, "/api/stream/a",  # type: ignore[arg-type]
+        up_to_date = await open_stream(server, "/api/stream/a",
                                        headers="Last-Event-ID: 4\r\n")
-        server.publish("a", "e", n=5)  # type: ignore[attr-defined]
+        server.publish("a", "e", n=5)
         assert (await up_to_date.event())[1]["id"] == "5"  # nothing replayed first
         await up_to_date.close()
         for bad in ("x", "-1", "1.5", "9007199254740992"):
-            answer = await open_stream(server, "/api/stream/a",  # type: ignore[arg-type]
+            answer = await open_stream(server, "/api/stream/a",
                                        headers=f"Last-Event-ID: {bad}\r\n")
             assert answer.status == 400
             assert json.loads((await answer.body()).split(b"\r\n\r\n")[-1])["error"] == (
                 "bad-resume")
             await answer.close()
-
-    from support import arun
 
     with serve(replay=2) as server:
         arun(main(server))
