@@ -11,7 +11,7 @@ code; ``tests/test_resilience_matrix.py`` runs the same behaviours against the r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -30,7 +30,7 @@ from wslearn.waiting import until
 
 TOKEN = "1.30000.0123456789abcdef0123456789abcdef"
 
-Script = Callable[[WebSocket, int], Awaitable[None]]
+Script = Callable[[WebSocket, int], Coroutine[Any, Any, None]]
 
 
 class Scripted:
