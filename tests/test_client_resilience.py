@@ -341,6 +341,8 @@ def test_resume_cursor_replay_duplicates_gaps_and_resync() -> None:
     assert seen == [4, 6, 7, 8]
     assert client.resume_stats == {"replayed": 2, "resynced": 1, "gaps": 1, "duplicates": 1}
     assert client.cursor is not None and client.cursor.positions == {"news": 20, "sport": 1}
+    virtual(lambda: client.unsubscribe("sport"))  # closed: only the local state changes
+    assert client.cursor.positions == {"news": 20} and client.url.endswith("resume=news:20")
     text = client.timeline.to_text()
     assert "gap in news: #6 after #4; invalidate news queries" in text
     assert "resume from news #6 (server at #8)" in text
