@@ -48,6 +48,8 @@ a bad topic); ``DONE`` -> ``disconnected`` quietly (the server ended the session
 1000); ``REFRESH`` -> ``RefreshCredentials`` and an open at once, no backoff (4401: the
 token expired) -- but a second 4401 before the connection proved stable gives up
 ("log in again"), so a server that rejects every fresh token is not an endless loop.
+"Stable" is ``policy.min_uptime``; with Module 07's ``min_uptime=0`` a connection
+opened with a refreshed token must still stay up ``REFRESH_PROOF`` (1 s) first.
 The default table is ``MODULE_07`` (only 1008 gives up: chapters 01-10); chapter 11
 passes ``RECOMMENDED``. The attempt limit lives in ``BackoffPolicy.gives_up_after``.
 The machine asks both and never restates them.
@@ -257,8 +259,13 @@ class Resync:
     """The socket is open again after a loss: resubscribe, invalidate subscribed queries.
 
     Events published while the client was away are gone for good; the only way to be
-    correct again is to refetch what the client shows (chapter 08).
+    correct again is to refetch what the client shows (chapter 08). A *resuming*
+    client (``ConnectionMachine(resume=True)``, chapter 11) gets ``invalidate=False``:
+    the server replays what it missed or says ``resync`` per topic, and only those
+    topics are refetched.
     """
+
+    invalidate: bool = True
 
 
 @dataclass(frozen=True)
@@ -272,6 +279,9 @@ Command = (
 )
 
 UNAVAILABLE: Final = "WebSocket unavailable"
+#: Seconds a connection opened with a refreshed token must stay up before a new 4401
+#: counts as a new expiry (not "the fresh token is refused too") when ``min_uptime`` is 0.
+REFRESH_PROOF: Final = 1.0
 
 
 class ConnectionMachine:
@@ -296,6 +306,7 @@ class ConnectionMachine:
         *,
         open_timeout: float | None = 10.0,
         close_policy: ClosePolicy | None = None,
+        resume: bool = False,
         timeline: Timeline | None = None,
     ) -> None:
         if policy is None:
@@ -322,6 +333,8 @@ class ConnectionMachine:
         self.policy = policy
         self.heartbeat = heartbeat
         self.close_policy = close_policy
+        #: The driver resumes from a cursor: a reconnect does not invalidate everything.
+        self.resume = bool(resume)
         self.open_timeout = None if open_timeout is None else float(open_timeout)
         self.timeline = Timeline() if timeline is None else timeline
         self.state = State.DISCONNECTED
@@ -469,7 +482,7 @@ class ConnectionMachine:
         attempt = self.attempt
         self._awaiting_pong = False
         if self._resync_next:
-            commands.append(Resync())
+            commands.append(Resync(invalidate=not self.resume))
         if not self.policy.resets_at_open():
             # the flapping guard: the counter resets only once the connection proved stable
             commands.append(self._arm(Timer.STABLE, self.policy.min_uptime))
@@ -478,13 +491,16 @@ class ConnectionMachine:
             text = f"{what}; attempts reset after {uptime}s up"
         elif attempt:
             self.attempt = 0
-            self._refreshed = False
             text = f"connected on {self.attempt_label(attempt)}; attempts reset"
         else:
-            self._refreshed = False
             text = "connected"
+        if self._refreshed and self.policy.resets_at_open():
+            # An open alone proves nothing: a server that refuses every fresh token still
+            # opens, then closes 4401 -- without this the refresh would loop in zero time.
+            commands.append(self._arm(Timer.STABLE, REFRESH_PROOF))
         if self._resync_next:
-            text += "; resubscribe + invalidate subscribed queries"
+            text += ("; resubscribe + resume from the cursor" if self.resume
+                     else "; resubscribe + invalidate subscribed queries")
         self._resync_next = False
         if self.heartbeat is not None:
             commands.append(self._arm(Timer.PING, self.heartbeat.interval))
@@ -513,7 +529,7 @@ class ConnectionMachine:
         match self.close_policy.decide(event.code):
             case CloseAction.RETRY:
                 text = f"connection lost ({detail})"
-                if not stable:
+                if not stable and not self.policy.resets_at_open():
                     up = fmt_seconds(self.policy.min_uptime)
                     text = f"connection lost before {up}s up ({detail})"
                 return commands + self._after_failure(text, kind="lost")
@@ -607,6 +623,11 @@ class ConnectionMachine:
         if self._socket is not _Socket.OPEN:  # pragma: no cover - cancelled on every loss
             return []
         attempt, self.attempt = self.attempt, 0
+        if self._refreshed and self.policy.resets_at_open():
+            self._refreshed = False
+            self._record("info", f"up for {fmt_seconds(REFRESH_PROOF)}s: the refreshed token "
+                         "works")
+            return []
         self._refreshed = False
         up = fmt_seconds(self.policy.min_uptime)
         what = f"; attempts reset (connected on {self.attempt_label(attempt)})" if attempt else ""
