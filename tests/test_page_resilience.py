@@ -258,6 +258,19 @@ def test_an_expiring_token_is_refreshed_by_the_server_s_4401(servers, open_page)
     assert page.locator("#notice").is_hidden()
 
 
+
+def test_a_refused_fresh_token_gives_up_also_without_min_uptime(servers, open_page):
+    """Tokens that expire before they are used: each open is closed 4401 at once. With
+    minUptime 0 an open alone would clear the refresh guard and loop in zero time; the
+    refreshed connection must stay up ``refreshProof`` s first (machine.REFRESH_PROOF)."""
+    server = servers(auth=TokenIssuer(lifetime=0.001))
+    page = open_page(server, closes="recommended", auth=True)
+    expect_text(page.locator("#state"), "disconnected")
+    assert lines(page)[-1].endswith("log in again (4401 unauthorized: token missing or "
+                                    "expired: token expired)")
+    assert server.handshakes == 2 and page.evaluate("() => lab.tokens") == 2
+
+
 # ---------------------------------------------------------------- resume
 
 

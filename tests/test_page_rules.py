@@ -18,6 +18,7 @@ from browser_support import WAIT_MS, Browser, require_chromium, timeline
 from wslearn import page as lab
 from wslearn.backoff import BackoffPolicy
 from wslearn.close_policy import MODULE_07, RECOMMENDED, CloseAction, ClosePolicy
+from wslearn.machine import REFRESH_PROOF
 
 pytestmark = pytest.mark.browser
 
@@ -138,6 +139,7 @@ def test_page_default_config_line_is_module_07s(open_page):
         "backoff 1, 2, 4, 8, 16 s · ping 600 s · pong timeout 10 s · speed ×1")
     assert page.locator("#queue").is_hidden()
     assert page.evaluate("() => lab.rules.minUptime") == 0 == BackoffPolicy().min_uptime
+    assert page.evaluate("() => lab.rules.refreshProof") == REFRESH_PROOF
 
 
 @pytest.mark.parametrize("jitter", ["full", "equal"])

@@ -119,6 +119,7 @@ let wait = 0 // the backoff wait before `attempt` (drawn once: jitter makes it r
 let topics = config.topics
 let stopped = false // set by cleanup(): a close we asked for must never reconnect
 let offline = false // the browser's `offline` event: retrying waits for `online`
+const REFRESH_PROOF = 1 // s a refreshed token must stay up when minUptime is 0 (machine.REFRESH_PROOF)
 let refreshed = false // a 4401 refreshed the token; a second one before "stable" gives up
 let dials = 0 // numbers the connects: a token fetch that answers late opens nothing
 
@@ -142,7 +143,9 @@ function open(token) {
       setState('connected', `open; attempts reset after ${config.minUptime}s up`)
     } else {
       attempt = 0 // fix: a success resets the counter (Module 07's snippet never did)
-      refreshed = false
+      // An open alone does not prove a refreshed token: a server that refuses every fresh
+      // token still opens, then closes 4401. Without a proof period that loops in zero time.
+      if (refreshed) later('stable', REFRESH_PROOF, tokenWorks)
       setState('connected', 'open')
     }
     heartbeat(socket)
@@ -151,6 +154,11 @@ function open(token) {
   socket.onmessage = (event) => receive(event.data)
   socket.onclose = (event) => lost(socket, event.code, event.reason)
   socket.onerror = () => note('error event (pages get no cause)')
+}
+
+function tokenWorks() { // the refreshed connection stayed up REFRESH_PROOF s (machine.py's rule)
+  refreshed = false
+  note(`up for ${REFRESH_PROOF.toFixed(1)}s: the refreshed token works`)
 }
 
 function stable() { // up for minUptime seconds: now a success, the attempt counter resets
@@ -545,6 +553,7 @@ window.lab = { // for DevTools and tests: lab.state, lab.handlers.x = fn, lab.se
   rules: { // the rules as data, compared with the Python ones by tests/test_page_rules.py
     schedule, maxAttempts: config.maxAttempts, giveUpCodes: GIVE_UP_CODES, givesUpAfter,
     closes: CLOSE_POLICIES, closePolicy: config.closes, decide, minUptime: config.minUptime,
+    refreshProof: REFRESH_PROOF,
     jitter: config.jitter, seed: config.seed, ceiling,
     delays: () => { const draw = generator(); return schedule.map((_, i) => backoff(i + 1, draw)) },
   },
