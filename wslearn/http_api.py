@@ -23,7 +23,8 @@ Both listeners of ``wslearn.server`` use this module: the websocket port (whose 
   The React lab's pages (``/react``) also allow ``blob:`` modules and their import map's
   hash, which its in-browser transpiler needs (``HttpApi.react_page_security``).
 
-Answers: ``/api/topics/<topic>`` (version + last event, long-polled with ``?after=N&wait=S``),
+Answers: ``/api/token`` (a fresh token, on a server with ``serve(auth=...)``),
+``/api/topics/<topic>`` (version + last event, long-polled with ``?after=N&wait=S``),
 then the app's ``@app.http`` routes, then the browser lab's files, else 404 with a hint.
 """
 
@@ -65,6 +66,8 @@ _JUPYTER_ANCESTORS: Final = ("http://localhost:*", "http://127.0.0.1:*",
 #: ``{scripts}`` is ``'self'``, plus what the React lab needs under ``/react`` only.
 _CSP: Final = ("default-src 'none'; script-src {scripts}; style-src 'self'; "
                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
+#: Where a client fetches a token from a server with ``serve(auth=...)`` (needs the key).
+TOKEN_PATH: Final = "/api/token"
 #: Pages at or under this path are the React lab's (``wslearn.react``).
 REACT_PREFIX: Final = "/react"
 #: Headers on every answer that is not a page (JSON, scripts, styles, errors, streams);
@@ -338,6 +341,7 @@ class HttpApi:
 
     def process_response(self, conn: ServerConnection, request: Request,
                           response: Response) -> None:
+        self.server._log_request("GET", request.path, response.status_code)
         if response.status_code != 101 and not request.headers.get_all("Upgrade"):
             self.server.http_bytes_sent += len(response.serialize())
 
@@ -362,6 +366,8 @@ class HttpApi:
         refused = self.refusal(head, data=False)
         if refused is not None:
             return refused
+        if path == TOKEN_PATH:
+            return self.refusal(head, data=True) or self.api_token()
         if path.startswith("/api/topics/"):
             refused = self.refusal(head, data=True)
             if refused is not None:
@@ -389,6 +395,19 @@ class HttpApi:
                 " (server-sent events have their own port: server.sse_url(topic))"
                 if path.startswith("/api/stream/") else "")
         return Answer(404, "text/plain; charset=utf-8", f"not found: {path}{hint}\n".encode())
+
+    def api_token(self) -> Answer:
+        """``GET /api/token?key=...``: a fresh token (what a login endpoint would answer),
+        ``{"token": "...", "expires_in": 30}``, never cached (``no-store``)."""
+        server = self.server
+        if server.auth is None:
+            return error_answer(404, "not-found", "this server has no auth: start it with "
+                                "serve(auth=TokenIssuer(lifetime=30))")
+        token = server._issue_token_now()
+        lifetime = server.auth.lifetime
+        return json_answer(200, {"token": token.value,
+                                 "expires_in": int(lifetime) if lifetime.is_integer()
+                                 else lifetime})
 
     async def api_topic(self, topic: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """``/api/topics/<topic>?after=N&wait=S``: the topic's version, long-polled."""

@@ -52,6 +52,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import OPEN
 
 from .app import App, WebSocketDisconnect, fit_reason
+from .auth import TokenIssuer
 from .http_api import HttpApi, make_key
 from .listeners import Listeners
 from .loop_thread import LoopThread, NotRunning
@@ -61,6 +62,7 @@ from .protocol import (
     GOING_AWAY,
     MAX_BUFFERED,
 )
+from .resume import DEFAULT_REPLAY_LIMIT
 from .server_handle import ConnectionInfo, Listener, ServerHandle
 from .server_socket import MAX_PENDING, ServerSocket, SocketChannel
 from .sse import MAX_SSE_HEAD, MAX_SSE_STREAMS, SSE_HEAD_TIMEOUT, SseListener
@@ -121,6 +123,8 @@ class Server(ServerHandle):
         open_timeout: float = OPEN_TIMEOUT,
         close_timeout: float = CLOSE_TIMEOUT,
         keepalive: float | None = None,
+        auth: TokenIssuer | None = None,
+        replay: int = DEFAULT_REPLAY_LIMIT,
     ) -> None:
         if app is None:
             from .topics import topic_app
@@ -156,6 +160,7 @@ class Server(ServerHandle):
         self.open_timeout = float(open_timeout)
         self.close_timeout = float(close_timeout)
         self.keepalive = keepalive
+        self._init_connection_rules(auth, replay)
         self._requested_port = port
         self._port: int | None = None
         self._http = HttpApi(self)
@@ -351,9 +356,10 @@ class Server(ServerHandle):
         return [ConnectionInfo(c.id, c.path, subs.get(c.id, ())) for c in channels]
 
     def reset_counters(self) -> None:
-        """Zero ``handshake_attempts``, ``http_requests``, ``http_bytes_sent``, ``frames_lost``."""
+        """Zero ``handshake_attempts``, ``handshakes``, ``http_requests``, ``http_bytes_sent``,
+        ``frames_lost``."""
         self.handshake_attempts = self.http_requests = self.http_bytes_sent = 0
-        self.frames_lost = 0
+        self.frames_lost = self.handshakes = 0
 
     def _record(self, what: str, exc: BaseException | None = None) -> None:
         """Keep a background failure on ``errors`` and log it (silent unless configured)."""
@@ -491,6 +497,9 @@ class Server(ServerHandle):
                 "endpoint) where it would wait for itself; call it from notebook code"
             )
 
+    def _on_loop(self, fn: Callable[..., Any], what: str, *args: Any) -> Any:
+        return self._call(fn, what, *args)
+
     def _call(self, fn: Callable[..., Any], what: str, *args: Any) -> Any:
         """Run ``fn(*args)`` on the server loop (a stopped server: a clear RuntimeError)."""
         if not self.running and not self._on_server_thread():
@@ -539,6 +548,7 @@ class Server(ServerHandle):
         self._stop_future = loop.create_future()
         self._thaw_future = None
         self._frozen, self._refusing, self._delay = False, False, 0.0
+        self._flap = None
         port = self._port if self._port is not None else self._requested_port
         interval = self._keepalive_interval()
         try:
@@ -645,7 +655,7 @@ class Server(ServerHandle):
             conn.freeze()
         self._emit("connect", id=channel.id, path=path)
         try:
-            await self.app.handle(channel)
+            await self._serve_channel(channel)
         finally:
             with self._registry_lock:
                 self._channels.pop(channel.id, None)
@@ -727,6 +737,8 @@ def serve(
     open_timeout: float = OPEN_TIMEOUT,
     close_timeout: float = CLOSE_TIMEOUT,
     keepalive: float | None = None,
+    auth: TokenIssuer | None = None,
+    replay: int = DEFAULT_REPLAY_LIMIT,
 ) -> Server:
     """Start ``app`` (default: ``topic_app()``) in a background thread; return its handle.
 
@@ -744,11 +756,16 @@ def serve(
     (1009), ``max_buffered`` bytes piled up per client (1008), ``open_timeout`` for a
     request to arrive, ``close_timeout`` for a closing handshake, ``keepalive`` pings
     (default: only beyond loopback). ``hosts`` adds names to the Host allowlist.
+
+    Chapter 11: ``replay`` events per topic are kept for clients that resume
+    (``?resume=``; 0 keeps none); ``auth=TokenIssuer(lifetime=30)`` makes every socket
+    present a token (``server.issue_token()``, ``GET /api/token``) and closes it with 4401
+    when the token expires.
     """
     server = Server(app, host, port, max_size=max_size, origins=origins, key=key, hosts=hosts,
                     max_connections=max_connections, max_buffered=max_buffered,
                     open_timeout=open_timeout, close_timeout=close_timeout,
-                    keepalive=keepalive)
+                    keepalive=keepalive, auth=auth, replay=replay)
     return server.start()
 
 

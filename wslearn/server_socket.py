@@ -222,6 +222,9 @@ class SocketChannel:
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self.loop.create_future()
         self._too_slow = False
+        #: The handshake's header fields (the token check reads its cookie).
+        self.headers: tuple[tuple[str, str], ...] = (
+            tuple(conn.request.headers.raw_items()) if conn.request is not None else ())
         conn.held.on_overflow = self._overflow
 
     async def recv(self) -> str | bytes:

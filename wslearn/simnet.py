@@ -19,8 +19,12 @@ so a test or a checker can be written once and parametrized over both:
 * ``drop_all(code=1006)``: 1006 aborts (no close frame), other codes close cleanly;
 * ``refuse()`` / ``accept_again()``: handshakes answered with HTTP 503;
 * ``delay(seconds)``: every outgoing frame arrives ``seconds`` late;
+* ``flap(code)`` / ``steady()``: every handshake succeeds, then closes at once;
+* ``SimServer(auth=TokenIssuer(...))``, ``issue_token()``: tokens by query or first
+  message (there are no cookies in memory), on the loop's (virtual) clock; ``replay=``;
 * ``connection_count``, ``connections``, ``handshake_attempts`` (every upgrade request
-  that reached a running server, refused ones included), ``reset_counters()``,
+  that reached a running server, refused ones included), ``handshakes`` (completed),
+  ``access_log``, ``reset_counters()``,
   ``add_listener(fn(event, info))`` with the server's event names, ``publish()``.
 
 Differences that remain (on purpose): everything happens on the loop that calls it
@@ -38,6 +42,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .app import App, WebSocketDisconnect, fit_reason
+from .auth import TokenIssuer
 from .hold import Hold
 from .listeners import Listeners
 from .protocol import (
@@ -50,6 +55,7 @@ from .protocol import (
     split_ws_url,
     validate_topics,
 )
+from .resume import DEFAULT_REPLAY_LIMIT
 from .server_handle import ConnectionInfo, Listener, ServerHandle
 from .transport import ConnectFailed, ConnectionLost, Transport
 
@@ -257,7 +263,8 @@ class SimServer(ServerHandle):
     """The course's topic server on the in-memory network (see the module docstring)."""
 
     def __init__(self, app: App | None = None, *, network: SimNetwork | None = None,
-                 host: str = "sim") -> None:
+                 host: str = "sim", auth: TokenIssuer | None = None,
+                 replay: int = DEFAULT_REPLAY_LIMIT) -> None:
         if app is None:
             from .topics import topic_app
 
@@ -265,6 +272,7 @@ class SimServer(ServerHandle):
         if not isinstance(app, App):
             raise TypeError(f"app must be a wslearn.App (or None for topic_app()), got {app!r}")
         self.app = app
+        self._init_connection_rules(auth, replay)
         self.network = network if network is not None else SimNetwork()
         self.host = host
         self.port = 80
@@ -274,6 +282,7 @@ class SimServer(ServerHandle):
         self._listeners: Listeners[Listener] = Listeners("fn(event, info)")
         self._links: dict[int, _Link] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._side_tasks: set[asyncio.Task[Any]] = set()  # expiry closes
         self._ids = itertools.count(1)
         self._running = False
         self._frozen = False
@@ -302,6 +311,7 @@ class SimServer(ServerHandle):
             return
         self._running = False
         self._frozen, self._refusing, self._delay = False, False, 0.0
+        self._flap = None
         self._wake_handshakes()
         for link in list(self._links.values()):
             self._let_go(link, code, fit_reason(reason))
@@ -333,8 +343,16 @@ class SimServer(ServerHandle):
         ]
 
     def reset_counters(self) -> None:
-        self.handshake_attempts = 0
+        self.handshake_attempts = self.handshakes = 0
         self.frames_lost = 0
+
+    def _on_loop(self, fn: Callable[..., Any], what: str, *args: Any) -> Any:
+        return fn(*args)  # the simulated server lives on the caller's loop
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     # -- publishing --------------------------------------------------------------------
 
@@ -416,14 +434,19 @@ class SimServer(ServerHandle):
             finally:
                 if waiter in self._thaw_waiters:
                     self._thaw_waiters.remove(waiter)
+        target = path + ("?" + query if query else "")
         if not self._running:
+            self._log_request("GET", target, 503)
             raise ConnectFailed("HTTP 503", 503)  # the server is stopping
         if self._refusing:
+            self._log_request("GET", target, 503)
             self._emit("refused", path=path, status=503)
             raise ConnectFailed("HTTP 503", 503)
         if path not in self.app.routes:
+            self._log_request("GET", target, 404)
             self._emit("refused", path=path, status=404)
             raise ConnectFailed("HTTP 404", 404)
+        self._log_request("GET", target, 101)
         link = _Link(self, next(self._ids), path, query)
         self._links[link.id] = link
         self._emit("connect", id=link.id, path=path)
@@ -436,7 +459,7 @@ class SimServer(ServerHandle):
 
     async def _serve(self, link: _Link) -> None:
         try:
-            await self.app.handle(link.channel)
+            await self._serve_channel(link.channel)
         finally:
             ended = link.transport.ended or link.channel.ended
             code = ended.code if ended is not None else ABNORMAL_CLOSURE
@@ -479,11 +502,12 @@ class SimNetwork:
     def __init__(self) -> None:
         self._servers: dict[str, SimServer] = {}
 
-    def serve(self, app: App | None = None, *, host: str | None = None) -> SimServer:
+    def serve(self, app: App | None = None, *, host: str | None = None,
+              auth: TokenIssuer | None = None, replay: int = DEFAULT_REPLAY_LIMIT) -> SimServer:
         """A started ``SimServer`` for ``app`` (default: ``topic_app()``) on a new host name."""
         if host is None:
             host = "sim" if "sim" not in self._servers else f"sim{len(self._servers) + 1}"
-        return SimServer(app, network=self, host=host).start()
+        return SimServer(app, network=self, host=host, auth=auth, replay=replay).start()
 
     def _register(self, server: SimServer) -> None:
         if server.host in self._servers:

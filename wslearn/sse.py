@@ -6,7 +6,10 @@ server runs this small listener beside it, on the same loop. Requests are parsed
 the websocket port (``wslearn.http_api``: Origin, Host allowlist, the per-server key).
 
 A stream looks like a websocket to ``TopicHub`` (``id``, ``send_nowait``), so it gets the
-very text every websocket subscriber gets, in publish order. While the server is frozen
+very text every websocket subscriber gets, in publish order. Each event's ``id:`` is the
+topic's version, so a browser's ``EventSource`` that reconnects sends ``Last-Event-ID: n``
+and gets what it missed from the hub's replay buffer (the websocket resume's buffer), or
+``event: resync`` when the buffer no longer holds it all (chapter 11). While the server is frozen
 or delayed, events wait in the shared hold (``wslearn.hold``) and leave in order.
 """
 
@@ -22,10 +25,11 @@ import h11
 
 from .hold import Hold
 from .http_api import Answer, RequestHead, error_answer
-from .protocol import ProtocolError, validate_topics
+from .protocol import MAX_SEQ, ProtocolError, encode, validate_topics
 
 if TYPE_CHECKING:
     from .server import Server
+    from .topics import TopicHub
 
 __all__ = ["MAX_SSE_HEAD", "MAX_SSE_STREAMS", "SSE_HEAD_TIMEOUT", "SseListener"]
 
@@ -41,10 +45,40 @@ SSE_HEAD_TIMEOUT: Final = 10.0
 _STOP_GRACE: Final = 0.5
 
 
-def sse_event(text: str, version: int) -> bytes:
-    """``id: <version>`` and one ``data:`` line per line of ``text``, then a blank line."""
+def sse_event(text: str, version: int, event: str | None = None) -> bytes:
+    """``id: <version>`` and one ``data:`` line per line of ``text``, then a blank line
+    (``event: <name>`` first for a named event such as ``resync``)."""
     lines = "".join(f"data: {line}\n" for line in text.split("\n"))
-    return f"id: {version}\n{lines}\n".encode()
+    named = f"event: {event}\n" if event else ""
+    return f"{named}id: {version}\n{lines}\n".encode()
+
+
+#: The header an ``EventSource`` sends when it reconnects: the last ``id:`` it saw.
+LAST_EVENT_ID: Final = "Last-Event-ID"
+
+
+def parse_last_event_id(values: list[str]) -> int | None:
+    """The position a reconnecting stream gives (None: a fresh stream), or raise
+    ``ProtocolError("bad-resume")``: one header of plain decimal digits, at most MAX_SEQ."""
+    if not values or values == [""]:
+        return None
+    value = values[0]
+    if len(values) > 1 or not value.isascii() or not value.isdigit() or len(value) > 16 \
+            or int(value) > MAX_SEQ:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise ProtocolError("bad-resume", f"{LAST_EVENT_ID} must be one event number "
+                            f"(0..{MAX_SEQ}), got {shown!r}")
+    return int(value)
+
+
+def replay_frames(hub: TopicHub, topic: str, after: int) -> list[bytes]:
+    """What a stream that stopped at ``after`` missed (``TopicHub.catch_up``), as events:
+    each as it was published with its number as ``id``, or one ``event: resync``."""
+    events, resync = hub.catch_up(topic, after)
+    frames = [sse_event(text, seq) for seq, text in events]
+    if resync is not None:
+        frames.append(sse_event(encode(resync), resync["seq"], "resync"))
+    return frames
 
 
 class SseStream:
@@ -67,6 +101,11 @@ class SseStream:
             return False
         server = self.server
         data = sse_event(text, server.app.state.hub.version(self.topic))  # counted already
+        return self.send_frame(data)
+
+    def send_frame(self, data: bytes) -> bool:
+        """Write one encoded event now, or hold it (frozen, delayed) in order."""
+        server = self.server
         if self._hold.must_hold(frozen=server._frozen, delay=server._delay):
             if not self._hold.push(data, now=self.loop.time(), delay=server._delay,
                                    size=len(data)):
@@ -232,6 +271,7 @@ class SseListener:
         topic = unquote(path[len("/api/stream/"):])
         try:
             validate_topics([topic])
+            after = parse_last_event_id(head.header_values(LAST_EVENT_ID))
         except ProtocolError as exc:
             return self._send(writer, path, error_answer(400, exc.code, exc.detail))
         limit = _max_streams()
@@ -246,6 +286,9 @@ class SseListener:
         origins = head.header_values("Origin")
         cors = [("Access-Control-Allow-Origin", origins[0]), ("Vary", "Origin")] if origins else []
         self._send(writer, path, Answer(200, "text/event-stream", b"", cors, streaming=True))
+        if after is not None:  # still no await: the replay goes out before any live event
+            for frame in replay_frames(hub, topic, after):
+                stream.send_frame(frame)
         eof = asyncio.get_running_loop().create_task(_until_eof(reader))
         try:
             await asyncio.wait({eof, stream.ended}, return_when=asyncio.FIRST_COMPLETED)
@@ -262,6 +305,7 @@ class SseListener:
         server = self.server
         data = answer.serialize(server._http.security(answer.content_type, path), "wslearn")
         writer.write(data)
+        server._log_request("GET", path, answer.status)
         server.http_requests += 1
         server.http_bytes_sent += len(data)
         server._emit("http", path=path, status=answer.status)
