@@ -37,6 +37,23 @@ How it runs, and why:
   bound to its topics (``QueryCache.invalidate_subscribed``): events published while
   it was away are gone, so what it shows may be stale.
 
+Chapter 11's production options (all off by default: chapters 01-10 see Module 07's
+client) are performed here and decided elsewhere:
+
+* ``close_policy=`` (``wslearn.close_policy``) and ``open_timeout=None`` go to the
+  machine; ``RefreshCredentials`` forgets the cached token.
+* ``token=`` (a str, or a sync or async callable returning one) is asked for before an
+  open when none is cached; ``auth="query"`` adds ``?token=`` to the URL *that is
+  dialled* (never to ``client.url``, reprs, frames or timelines), ``"first-message"``
+  sends ``{"type": "auth", ...}`` as the first frame (shown redacted).
+* ``resume=True`` keeps a ``ResumeCursor`` (``wslearn.resume``): every open carries
+  ``?resume=``; the cursor decides what a numbered event is (new, duplicate, gap), the
+  machine's reconnect ``Resync`` no longer invalidates everything, a ``resync`` message
+  invalidates its one topic (``client.resume_stats`` counts).
+* ``send_queue=SendQueue(...)`` (``wslearn.send_queue``) holds ``send()`` while not
+  connected and is flushed, in order, after each open.
+* ``offline()``, ``online()``, ``visible()`` feed the browser's signals to the machine.
+
 Why one module of ~850 lines: ``Client`` is one class whose methods share the
 supervisor's state (the queues, the timers, the socket generation). Every decision is
 already elsewhere -- the machine, ``Subscriptions``, ``Dispatcher``, ``QueryCache``,
@@ -49,16 +66,19 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import inspect
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, assert_never
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, Final, Literal, assert_never, get_args
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from .auth import redact
 from .backoff import BackoffPolicy
-from .cache import QueryCache
+from .cache import Invalidation, QueryCache
 from .clock import Clock, default_clock
+from .close_policy import ClosePolicy
 from .dispatch import Dispatcher, DispatchResult
 from .heartbeat import HeartbeatPolicy
 from .listeners import Listeners
@@ -72,6 +92,8 @@ from .machine import (
     ConnectionMachine,
     Event,
     Notify,
+    Offline,
+    Online,
     Opened,
     OpenFailed,
     OpenSocket,
@@ -82,10 +104,13 @@ from .machine import (
     SendPing,
     StartTimer,
     TimerFired,
+    Visible,
 )
 from .protocol import (
     ABNORMAL_CLOSURE,
     NORMAL_CLOSURE,
+    RESUME_PARAM,
+    TOKEN_PARAM,
     TOPICS_PARAM,
     MessageKind,
     ProtocolError,
@@ -94,18 +119,28 @@ from .protocol import (
     message_kind,
     parse_topics_param,
 )
+from .resume import Observed, ResumeCursor
+from .send_queue import Enqueued, SendQueue, SendQueueFull
 from .states import State, as_state
 from .subscriptions import Subscriptions
 from .timeline import Entry, Timeline
 from .transport import ConnectFailed, ConnectionLost, Dialer, Transport, websocket_dialer
 
-__all__ = ["Client", "Frame"]
+__all__ = ["AuthMode", "Client", "Frame", "TokenSource"]
 
 logger = logging.getLogger("wslearn.client")
 
 Listener = Callable[[str, Any], object]
 #: Malformed frames a client shows on its timeline before it only counts them.
 MAX_IGNORED_ENTRIES: Final = 20
+#: Messages queued during one outage that get a timeline line each; the rest are counted.
+MAX_QUEUE_ENTRIES: Final = 10
+
+#: ``token=``: the token itself, or a function (sync or async) that fetches a fresh one.
+TokenSource = str | Callable[[], str | Awaitable[str]]
+#: How the token reaches the server: ``?token=`` on the dialled URL, or a first frame.
+AuthMode = Literal["query", "first-message"]
+AUTH_MODES: Final[tuple[str, ...]] = get_args(AuthMode)
 
 _client_numbers = itertools.count(1)
 
@@ -164,6 +199,15 @@ class _Request:
     done: asyncio.Future[None]
 
 
+def _kind_of(text: str) -> str:
+    """A queued message's ``type`` for a timeline line (never its content)."""
+    try:
+        kind = decode(text)["type"]
+    except ProtocolError:
+        return "a text message"
+    return repr(kind) if isinstance(kind, str) else "a message"
+
+
 class Client:
     """A reconnecting WebSocket client (see the module docstring).
 
@@ -172,8 +216,12 @@ class Client:
     (default: none, like a bare ``new WebSocket``), ``clock`` the time source (default:
     virtual inside ``run_virtual``, else real), ``dialer`` the network (default: real
     ``websockets``), ``cache`` a ``QueryCache`` to invalidate (default: a new one),
-    ``open_timeout`` how long an open may hang before it counts as failed, ``paused``
-    to start in step-by-step mode.
+    ``open_timeout`` how long an open may hang before it counts as failed (None: for
+    ever -- chapter 11's mistake), ``paused`` to start in step-by-step mode.
+
+    Chapter 11 (all opt-in): ``close_policy`` (default ``MODULE_07``), ``resume``,
+    ``send_queue``, ``token`` with ``auth`` -- see the module docstring and
+    ``docs/client.md``.
     """
 
     def __init__(
@@ -186,9 +234,14 @@ class Client:
         clock: Clock | None = None,
         dialer: Dialer | None = None,
         cache: QueryCache | None = None,
-        open_timeout: float = 10.0,
+        open_timeout: float | None = 10.0,
         paused: bool = False,
         max_frames: int = 200,
+        close_policy: ClosePolicy | None = None,
+        resume: bool = False,
+        send_queue: SendQueue[str] | None = None,
+        token: TokenSource | None = None,
+        auth: AuthMode = "query",
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str such as 'ws://127.0.0.1:8000/ws', got {url!r}")
@@ -203,7 +256,25 @@ class Client:
         url_topics = [v for k, v in query if k == TOPICS_PARAM]
         initial = parse_topics_param(url_topics[-1] if url_topics else None) + list(topics)
         self._base = urlunsplit(parts._replace(query=""))
-        self._extra_query = [(k, v) for k, v in query if k != TOPICS_PARAM]
+        # The client writes ``resume=`` itself; an explicit ``token=`` replaces the URL's.
+        own = {TOPICS_PARAM, RESUME_PARAM} | ({TOKEN_PARAM} if token is not None else set())
+        self._extra_query = [(k, v) for k, v in query if k not in own]
+        if not isinstance(resume, bool):
+            raise TypeError(f"resume must be True or False, got {resume!r}")
+        if send_queue is not None and not isinstance(send_queue, SendQueue):
+            raise TypeError(
+                f"send_queue must be a wslearn.send_queue.SendQueue (e.g. SendQueue(limit=100)) "
+                f"or None, got {type(send_queue).__name__}")
+        if token is not None and not (isinstance(token, str) or callable(token)):
+            raise TypeError(
+                f"token must be a str or a function (sync or async) returning one, "
+                f"got {type(token).__name__}")
+        if isinstance(token, str) and not token:
+            raise ValueError("token must not be empty (pass None for no token)")
+        if auth not in AUTH_MODES:
+            raise ValueError(f"auth must be one of {AUTH_MODES}, got {auth!r}")
+        if auth == "first-message" and token is None:
+            raise ValueError('auth="first-message" needs token= (a str or a function)')
         if clock is not None and not isinstance(clock, Clock):
             raise TypeError(f"clock must be a wslearn Clock, got {type(clock).__name__}")
         if cache is not None and not isinstance(cache, QueryCache):
@@ -215,8 +286,22 @@ class Client:
         self.cache = cache if cache is not None else QueryCache()
         self.timeline = Timeline()
         self.machine = ConnectionMachine(
-            policy, heartbeat, open_timeout=open_timeout, timeline=self.timeline
+            policy, heartbeat, open_timeout=open_timeout, close_policy=close_policy,
+            resume=resume, timeline=self.timeline,
         )
+        #: ``resume=True``: the last event number seen per topic (None: no resume).
+        self.cursor: ResumeCursor | None = ResumeCursor() if resume else None
+        #: Messages ``send()`` holds while not connected (None: raise, Module 07).
+        self.send_queue = send_queue
+        self.auth: AuthMode = auth
+        self._token_source = token
+        self._token: str | None = token if isinstance(token, str) else None
+        #: Times a token was asked for (the first open, and after each 4401 refresh).
+        self.token_fetches = 0
+        self._stats = {"replayed": 0, "resynced": 0, "gaps": 0, "duplicates": 0}
+        self._replay_heads: dict[str, int] = {}  # heads at this socket's welcome
+        self._flushing = False
+        self._queue_lines = 0
         self.frames: collections.deque[Frame] = collections.deque(maxlen=max_frames)
         #: Malformed frames received and ignored (only the first few reach the timeline).
         self.ignored_frames = 0
@@ -275,11 +360,25 @@ class Client:
 
     @property
     def url(self) -> str:
-        """The URL the next open will use: the current topics, not the first ones."""
-        parts_of_query = (urlencode(self._extra_query), self.subscriptions.query())
+        """The URL the next open will use: the current topics, not the first ones.
+
+        With ``resume=True`` it carries the cursor (``resume=news:12``). It never
+        carries the ``token=`` you passed: that is added only to the URL that is dialled.
+        """
+        resume = ""
+        if self.cursor is not None:
+            resume = f"{RESUME_PARAM}={quote(self.cursor.query_value(), safe=':,')}"
+        parts_of_query = (urlencode(self._extra_query), self.subscriptions.query(), resume)
         encoded = "&".join(q for q in parts_of_query if q)
         parts = urlsplit(self._base)
         return urlunsplit(parts._replace(query=encoded))
+
+    @property
+    def resume_stats(self) -> dict[str, int]:
+        """``resume=True``: events ``replayed`` after a reconnect, topics ``resynced``,
+        ``gaps`` seen in live numbering, ``duplicates`` dropped (a copy; zeros without
+        resume)."""
+        return dict(self._stats)
 
     def __repr__(self) -> str:
         topics = ",".join(self.topics) or "-"
@@ -321,19 +420,33 @@ class Client:
             await self._send_message(message)
 
     async def send(self, message: Mapping[str, Any] | str) -> None:
-        """Send a message (a dict is JSON-encoded). Raises ``ConnectionError`` if not connected."""
+        """Send a message (a dict is JSON-encoded).
+
+        Not connected: without a ``send_queue`` it raises ``ConnectionError`` (Module
+        07); with one the message waits for the next open (or is dropped, counted, by
+        the queue's bound; ``overflow="reject"`` raises ``SendQueueFull``).
+        """
         if isinstance(message, Mapping):
             if not isinstance(message.get("type"), str):
                 raise ValueError(f'a message needs a string "type" field, got {dict(message)!r}')
             message = encode(message)
         elif not isinstance(message, str):
             raise TypeError(f"send() takes a dict or a str, got {type(message).__name__}")
-        if not self._can_send():
-            raise ConnectionError(
-                f"cannot send: the client is {self.state.value}, not connected; "
-                'wait with `await client.wait_for("connected")` first'
-            )
-        await self._send_text(message)
+        if self.send_queue is None or self.state is State.CLOSED:
+            if not self._can_send():
+                raise ConnectionError(
+                    f"cannot send: the client is {self.state.value}, not connected; "
+                    'wait with `await client.wait_for("connected")` first'
+                )
+            await self._send_text(message)
+            return
+        if self._can_send() and not self._flushing and not len(self.send_queue):
+            try:
+                await self._send_text(message)
+                return
+            except ConnectionError:
+                pass  # lost while sending: the frame did not go out; it waits like the rest
+        self._enqueue(message)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -371,6 +484,25 @@ class Client:
         if task is not None and not task.done():
             self._poke()
             await asyncio.wait({task})
+
+    # -- the browser's signals (chapter 11) -------------------------------------------------
+
+    async def offline(self) -> None:
+        """The network is gone (the browser's ``offline`` event): retrying pauses."""
+        await self._signal(Offline())
+
+    async def online(self) -> None:
+        """The network is back (``online``): a retrying client connects now, attempts reset."""
+        await self._signal(Online())
+
+    async def visible(self) -> None:
+        """The page is shown again (``visibilitychange``): a pending backoff wait ends now."""
+        await self._signal(Visible())
+
+    async def _signal(self, event: Event) -> None:
+        if self.state is State.CLOSED:
+            return  # a closed client has nothing left to pause or resume
+        await self._request(event)
 
     async def __aenter__(self) -> Client:
         return await self.connect()
@@ -579,8 +711,15 @@ class Client:
             await self._apply(item.event)
             if self.state is State.CONNECTED and self._transport is item.transport:
                 self._reader = self._spawn(self._read(item.generation, item.transport), "reader")
-                for message in self.subscriptions.on_connected():
-                    await self._send_message(message)
+                self._replay_heads = {}
+                try:
+                    if self.auth == "first-message" and self._token is not None:
+                        await self._send_message({"type": "auth", "token": self._token})
+                    for message in self.subscriptions.on_connected():
+                        await self._send_message(message)
+                    await self._flush()
+                except ConnectionError:
+                    pass  # lost already: the reader reports the close as a transition
             elif self._transport is item.transport:  # the machine did not take it
                 self._transport = None
                 await self._discard(item.transport)
@@ -620,10 +759,14 @@ class Client:
             case Notify(_, text):
                 self.notifications.append(text)
                 self._tell("notify", text)
-            case Resync():
-                self._resync()
+            case Resync(invalidate):
+                if invalidate:
+                    self._resync()
+                elif self.cursor is not None:
+                    self.cursor.keep_only(self.subscriptions.topics)
             case RefreshCredentials():
-                pass  # credentials: see issue 15's client work
+                if not isinstance(self._token_source, str):
+                    self._token = None  # the next open asks the token function again
             case _:  # pragma: no cover - mypy proves every command has a case
                 assert_never(command)
 
@@ -663,10 +806,12 @@ class Client:
             logger.error("wslearn client: closing a transport failed", exc_info=True)
 
     def _resync(self) -> None:
-        topics = self.subscriptions.topics
-        result = self.cache.invalidate_subscribed(topics)
+        self._report_invalidation("cache after reconnect",
+                                  self.cache.invalidate_subscribed(self.subscriptions.topics))
+
+    def _report_invalidation(self, what: str, result: Invalidation) -> None:
         if result.matched or result.errors:
-            self._info(f"cache after reconnect: {result}")
+            self._info(f"{what}: {result}")
         for error in result.errors:
             self._error(f"refetch failed: {error}")
 
@@ -680,17 +825,44 @@ class Client:
         return task
 
     async def _open(self, generation: int) -> None:
-        """The dial in flight: report Opened (with the transport) or OpenFailed."""
+        """The dial in flight: report Opened (with the transport) or OpenFailed.
+
+        A token function runs here, inside the dial: the machine's connect timeout
+        covers a token endpoint that hangs, and ``close()`` cancels it like any dial.
+        """
         try:
-            transport = await self._dialer(self.url)
+            url = self.url
+            if self._token_source is not None and self._token is None:
+                self._token = await self._fetch_token()
+            if self.auth == "query" and self._token is not None:
+                url += ("&" if urlsplit(url).query else "?") + urlencode(
+                    {TOKEN_PARAM: self._token})
+        except Exception as exc:  # never the text: it could quote the token
+            self._post(_Net(generation, OpenFailed(f"no token ({type(exc).__name__})")))
+            return
+        try:
+            transport = await self._dialer(url)
         except ConnectFailed as exc:
-            self._post(_Net(generation, OpenFailed(exc.reason)))
+            self._post(_Net(generation, OpenFailed(redact(exc.reason))))
         except (ValueError, TypeError) as exc:  # a bad URL: retrying cannot help
-            self._post(_Net(generation, OpenFailed(f"bad url: {exc}")))
+            self._post(_Net(generation, OpenFailed(f"bad url: {redact(str(exc))}")))
         except Exception as exc:  # a dialer that raises anything else still fails an open
             self._post(_Net(generation, OpenFailed(type(exc).__name__)))
         else:
             self._post(_Net(generation, Opened(), transport))
+
+    async def _fetch_token(self) -> str:
+        source = self._token_source
+        self.token_fetches += 1
+        if isinstance(source, str):
+            return source
+        assert source is not None
+        value = source()
+        if inspect.isawaitable(value):
+            value = await value
+        if not isinstance(value, str) or not value:
+            raise TypeError("the token function must return a non-empty str")
+        return value
 
     async def _read(self, generation: int, transport: Transport) -> None:
         """The reader of the open socket: frames in, then one Closed."""
@@ -764,6 +936,8 @@ class Client:
             await self._answer_control(kind, message)
             if kind not in self.dispatcher:
                 return  # answered; the fallback is for the application's own messages
+        if what is MessageKind.EVENT and not self._resume_event(topic, message):
+            return  # a duplicate: handled already
         result = self.dispatcher.dispatch(message)
         self._report(result)
         if result.pending is not None:
@@ -782,15 +956,150 @@ class Client:
                 case "welcome":
                     for reply in self.subscriptions.on_welcome(message):
                         await self._send_message(reply)
+                    self._start_cursor(message, resuming=True)
                 case "subscribed":
                     for reply in self.subscriptions.on_subscribed(message):
                         await self._send_message(reply)
+                    self._start_cursor(message, resuming=False)
+                case "resync":
+                    self._on_resync(message)
                 case _:  # pragma: no cover - CONTROL_TYPES lists exactly the three above
                     raise AssertionError(f"control type {kind!r} has no answer in the client")
         except ProtocolError as exc:
             self._error(f"bad {kind} message ignored ({exc.code}: {exc.detail})")
         except ConnectionError:
             pass  # the socket is going away; its Closed event follows
+
+    # -- internals: resume (the decisions are ResumeCursor's) ---------------------------
+
+    def _heads(self, message: Mapping[str, Any]) -> dict[str, int]:
+        """``welcome``/``subscribed`` ``seq``: {topic: head} for topics we subscribe to."""
+        seq = message.get("seq")
+        if seq is None:
+            return {}
+        if not isinstance(seq, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seq.values()):
+            raise ProtocolError("bad-message", '"seq" must map topics to event numbers >= 0')
+        mine = set(self.subscriptions.topics)
+        return {t: v for t, v in seq.items() if t in mine}
+
+    def _start_cursor(self, message: Mapping[str, Any], *, resuming: bool) -> None:
+        cursor = self.cursor
+        if cursor is None:
+            return
+        heads = self._heads(message)
+        if resuming:
+            cursor.keep_only(self.subscriptions.topics)
+            behind = {t: (p, heads[t]) for t, p in cursor.positions.items()
+                      if t in heads and p != heads[t]}
+            if behind:
+                shown = ", ".join(f"{t} #{p} (server at #{h})" for t, (p, h) in behind.items())
+                self._info(f"resume from {shown}")
+            self._replay_heads = heads
+        cursor.start(heads)
+
+    def _resume_event(self, topic: str | None, message: Mapping[str, Any]) -> bool:
+        """Classify a numbered event with the cursor; False: drop it (a duplicate)."""
+        cursor, seq = self.cursor, message.get("seq")
+        if (cursor is None or topic is None or topic not in self.subscriptions.topics
+                or isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
+            return True  # not numbered (or not ours): today's behaviour
+        before = cursor.positions.get(topic)
+        seen = cursor.observe(topic, seq)
+        if seen is Observed.DUPLICATE:
+            self._stats["duplicates"] += 1
+            return False
+        if seen is Observed.GAP:
+            self._stats["gaps"] += 1
+            self._info(f"gap in {topic}: #{seq} after #{before}; invalidate {topic} queries")
+            self._report_invalidation("cache after gap",
+                                      self.cache.invalidate_subscribed([topic]))
+        elif seq <= self._replay_heads.get(topic, 0):
+            self._stats["replayed"] += 1
+        return True
+
+    def _on_resync(self, message: Mapping[str, Any]) -> None:
+        """The gap is older than the server's buffer: refetch this one topic."""
+        cursor = self.cursor
+        topic, head, missed = message.get("topic"), message.get("seq"), message.get("missed")
+        if cursor is None or topic not in self.subscriptions.topics:
+            return  # we did not ask to resume this topic
+        if isinstance(head, bool) or not isinstance(head, int) or head < 0:
+            raise ProtocolError("bad-message", 'resync needs "seq": the topic\'s event number')
+        assert isinstance(topic, str)
+        self._stats["resynced"] += 1
+        cursor.resync(topic, head)
+        self._replay_heads.pop(topic, None)
+        count = f"{missed} events missed" if isinstance(missed, int) else "events missed"
+        self._info(f"resync {topic}: {count}, more than the server kept; "
+                   f"invalidate {topic} queries, continue from #{head}")
+        self._report_invalidation("cache after resync", self.cache.invalidate_subscribed([topic]))
+
+    # -- internals: the send queue (its rules are SendQueue's) ----------------------------
+
+    def _enqueue(self, text: str) -> None:
+        queue = self.send_queue
+        assert queue is not None
+        kind = _kind_of(text)
+        try:
+            result = queue.push(text)
+        except SendQueueFull:
+            self._queue_line(f"send queue full ({queue.describe()}): {kind} not sent",
+                             error=True)
+            raise
+        waiting = f"{len(queue)} waiting"
+        match result:
+            case Enqueued.QUEUED:
+                self._queue_line(f"not connected: {kind} queued ({waiting})")
+            case Enqueued.QUEUED_DROPPED_OLDEST:
+                self._queue_line(f"not connected: {kind} queued, the oldest dropped "
+                                 f"({waiting}, {queue.dropped} dropped)")
+            case Enqueued.DROPPED:
+                self._queue_line(f"not connected: {kind} dropped ({queue.describe()})")
+            case _:  # pragma: no cover - mypy proves every result has a case
+                assert_never(result)
+
+    def _queue_line(self, text: str, *, error: bool = False) -> None:
+        """At most ``MAX_QUEUE_ENTRIES`` lines per outage: a long one is only counted."""
+        self._queue_lines += 1
+        if self._queue_lines <= MAX_QUEUE_ENTRIES:
+            (self._error if error else self._info)(text)
+        elif self._queue_lines == MAX_QUEUE_ENTRIES + 1:
+            self._info("more messages sent while not connected: only counted "
+                       "(len(client.send_queue), client.send_queue.dropped)")
+
+    async def _flush(self) -> None:
+        """After an open (and the resubscribe): send what waited, oldest first."""
+        queue = self.send_queue
+        self._queue_lines = 0
+        if queue is None or not len(queue):
+            return
+        sent = 0
+        self._flushing = True  # send() meanwhile queues behind, keeping the order
+        try:
+            while len(queue):
+                items = queue.flush()
+                for i, text in enumerate(items):
+                    try:
+                        await self._send_text(text)
+                    except ConnectionError:
+                        self._requeue(items[i:])
+                        raise
+                    sent += 1
+        finally:
+            self._flushing = False
+            if sent:
+                self._info(f"send queue: {sent} message{'s' if sent != 1 else ''} sent "
+                           f"after the open, oldest first")
+
+    def _requeue(self, unsent: list[str]) -> None:
+        queue = self.send_queue
+        assert queue is not None
+        for text in unsent + queue.flush():  # the unsent go first again
+            try:
+                queue.push(text)
+            except SendQueueFull:
+                queue.dropped += 1
 
     async def _settle(self, result: DispatchResult) -> None:
         self._report(await result.settle())
@@ -810,8 +1119,11 @@ class Client:
             message = decode(text)
             kind, topic = message["type"], message.get("topic")
         except ProtocolError:
-            kind, topic = None, None
-        self._frame(Frame("out", kind, topic if isinstance(topic, str) else None, text))
+            message, kind, topic = None, None, None
+        shown = text
+        if kind == "auth" and message is not None and "token" in message:
+            shown = encode({**message, "token": "***"})  # frames are shown: never the token
+        self._frame(Frame("out", kind, topic if isinstance(topic, str) else None, shown))
         try:
             await transport.send(text)
         except ConnectionLost as exc:  # the reader reports the close as a transition

@@ -257,8 +257,13 @@ class Resync:
     """The socket is open again after a loss: resubscribe, invalidate subscribed queries.
 
     Events published while the client was away are gone for good; the only way to be
-    correct again is to refetch what the client shows (chapter 08).
+    correct again is to refetch what the client shows (chapter 08). A *resuming*
+    client (``ConnectionMachine(resume=True)``, chapter 11) gets ``invalidate=False``:
+    the server replays what it missed or says ``resync`` per topic, and only those
+    topics are refetched.
     """
+
+    invalidate: bool = True
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,7 @@ class ConnectionMachine:
         *,
         open_timeout: float | None = 10.0,
         close_policy: ClosePolicy | None = None,
+        resume: bool = False,
         timeline: Timeline | None = None,
     ) -> None:
         if policy is None:
@@ -322,6 +328,8 @@ class ConnectionMachine:
         self.policy = policy
         self.heartbeat = heartbeat
         self.close_policy = close_policy
+        #: The driver resumes from a cursor: a reconnect does not invalidate everything.
+        self.resume = bool(resume)
         self.open_timeout = None if open_timeout is None else float(open_timeout)
         self.timeline = Timeline() if timeline is None else timeline
         self.state = State.DISCONNECTED
@@ -469,7 +477,7 @@ class ConnectionMachine:
         attempt = self.attempt
         self._awaiting_pong = False
         if self._resync_next:
-            commands.append(Resync())
+            commands.append(Resync(invalidate=not self.resume))
         if not self.policy.resets_at_open():
             # the flapping guard: the counter resets only once the connection proved stable
             commands.append(self._arm(Timer.STABLE, self.policy.min_uptime))
@@ -484,7 +492,8 @@ class ConnectionMachine:
             self._refreshed = False
             text = "connected"
         if self._resync_next:
-            text += "; resubscribe + invalidate subscribed queries"
+            text += ("; resubscribe + resume from the cursor" if self.resume
+                     else "; resubscribe + invalidate subscribed queries")
         self._resync_next = False
         if self.heartbeat is not None:
             commands.append(self._arm(Timer.PING, self.heartbeat.interval))
