@@ -133,7 +133,7 @@ class Wslearn:
         return self.server.publish(topic, type, **fields)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return self.server._call(fn, *args, name="bench")
+        return self.server._call(fn, "bench", *args)
 
     def _publish_here(self, topic: str, type: str, **fields: Any) -> int:
         return self.server.app.state.hub.publish(topic, type, **fields)
@@ -192,7 +192,7 @@ async def fan_out_rate(target: Any, clients: list[ClientConnection], publishes: 
 
     def publish_all() -> None:
         for i in range(publishes):
-            target.publish("bench", "bench.event", seq=i)
+            target.publish("bench", "bench.event", n=i)
 
     await loop.run_in_executor(None, publish_all)
     await asyncio.gather(*receivers)
@@ -205,7 +205,7 @@ def server_publish_cost(target: Any, repeat: int) -> float:
     def timed() -> float:
         start = time.perf_counter()
         for i in range(repeat):
-            target._publish_here("bench", "bench.event", seq=i)
+            target._publish_here("bench", "bench.event", n=i)
         return (time.perf_counter() - start) / repeat
 
     return target.call(timed)

@@ -606,6 +606,7 @@ class Server(ServerHandle):
                         close_wait: float) -> None:
         # A frozen server still stops promptly: thaw, drop held frames (counted), close.
         self._frozen = False
+        self._flap = None
         if self._thaw_future is not None:
             _resolve(self._thaw_future, None)
         for channel in list(self._channels.values()):

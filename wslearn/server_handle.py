@@ -41,7 +41,6 @@ from .protocol import (
     decode,
     topics_query,
 )
-from .resume import DEFAULT_REPLAY_LIMIT
 from .waiting import until
 
 if TYPE_CHECKING:
@@ -131,9 +130,8 @@ class ServerHandle:
         self._flap = None
         self._access_log = collections.deque(maxlen=MAX_ACCESS_LOG)
         hub = getattr(self.app.state, "hub", None)
-        if hub is not None and hasattr(hub, "replay_limit") and (
-                replay != DEFAULT_REPLAY_LIMIT or hub.replay_limit != replay):
-            hub.replay_limit = replay
+        if hub is not None and getattr(hub, "replay_limit", replay) != replay:
+            hub.replay_limit = replay  # a new limit starts an empty buffer
 
     def _on_loop(self, fn: Callable[..., Any], what: str, *args: Any) -> Any:
         """Run ``fn(*args)`` where the server's state lives (the real server: its thread)."""
