@@ -416,7 +416,10 @@ class Client:
 
     async def unsubscribe(self, *topics: str) -> None:
         """Remove topics (harmless for topics the client does not have)."""
-        for message in self.subscriptions.unsubscribe(*topics, connected=self._can_send()):
+        messages = self.subscriptions.unsubscribe(*topics, connected=self._can_send())
+        if self.cursor is not None:  # a topic we left needs no position (nor resume= entry)
+            self.cursor.keep_only(self.subscriptions.topics)
+        for message in messages:
             await self._send_message(message)
 
     async def send(self, message: Mapping[str, Any] | str) -> None:

@@ -48,6 +48,8 @@ a bad topic); ``DONE`` -> ``disconnected`` quietly (the server ended the session
 1000); ``REFRESH`` -> ``RefreshCredentials`` and an open at once, no backoff (4401: the
 token expired) -- but a second 4401 before the connection proved stable gives up
 ("log in again"), so a server that rejects every fresh token is not an endless loop.
+"Stable" is ``policy.min_uptime``; with Module 07's ``min_uptime=0`` a connection
+opened with a refreshed token must still stay up ``REFRESH_PROOF`` (1 s) first.
 The default table is ``MODULE_07`` (only 1008 gives up: chapters 01-10); chapter 11
 passes ``RECOMMENDED``. The attempt limit lives in ``BackoffPolicy.gives_up_after``.
 The machine asks both and never restates them.
@@ -277,6 +279,9 @@ Command = (
 )
 
 UNAVAILABLE: Final = "WebSocket unavailable"
+#: Seconds a connection opened with a refreshed token must stay up before a new 4401
+#: counts as a new expiry (not "the fresh token is refused too") when ``min_uptime`` is 0.
+REFRESH_PROOF: Final = 1.0
 
 
 class ConnectionMachine:
@@ -486,11 +491,13 @@ class ConnectionMachine:
             text = f"{what}; attempts reset after {uptime}s up"
         elif attempt:
             self.attempt = 0
-            self._refreshed = False
             text = f"connected on {self.attempt_label(attempt)}; attempts reset"
         else:
-            self._refreshed = False
             text = "connected"
+        if self._refreshed and self.policy.resets_at_open():
+            # An open alone proves nothing: a server that refuses every fresh token still
+            # opens, then closes 4401 -- without this the refresh would loop in zero time.
+            commands.append(self._arm(Timer.STABLE, REFRESH_PROOF))
         if self._resync_next:
             text += ("; resubscribe + resume from the cursor" if self.resume
                      else "; resubscribe + invalidate subscribed queries")
@@ -522,7 +529,7 @@ class ConnectionMachine:
         match self.close_policy.decide(event.code):
             case CloseAction.RETRY:
                 text = f"connection lost ({detail})"
-                if not stable:
+                if not stable and not self.policy.resets_at_open():
                     up = fmt_seconds(self.policy.min_uptime)
                     text = f"connection lost before {up}s up ({detail})"
                 return commands + self._after_failure(text, kind="lost")
@@ -616,6 +623,11 @@ class ConnectionMachine:
         if self._socket is not _Socket.OPEN:  # pragma: no cover - cancelled on every loss
             return []
         attempt, self.attempt = self.attempt, 0
+        if self._refreshed and self.policy.resets_at_open():
+            self._refreshed = False
+            self._record("info", f"up for {fmt_seconds(REFRESH_PROOF)}s: the refreshed token "
+                         "works")
+            return []
         self._refreshed = False
         up = fmt_seconds(self.policy.min_uptime)
         what = f"; attempts reset (connected on {self.attempt_label(attempt)})" if attempt else ""
