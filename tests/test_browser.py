@@ -81,7 +81,8 @@ def test_the_page_loads_nothing_from_elsewhere():
 def test_source_parts_follow_the_seed_hook():
     names = lab.parts()
     assert names == [
-        "settings", "timers", "connection", "heartbeat", "messages", "cache", "page", "mount",
+        "settings", "timers", "connection", "heartbeat", "recovery", "messages", "cache", "page",
+        "mount",
     ]
     whole = lab.source()
     assert all(lab.source(part=name) in whole for name in names)
@@ -315,7 +316,7 @@ def test_frozen_server_is_detected_by_the_heartbeat(server, open_page):
     contains_text(page.locator("#log"), "pong")  # the heartbeat works while all is well
     before = len(timeline(page))
     server.freeze()  # socket open, nothing answered: a half-open connection
-    contains_text(page.locator("#timeline"), "closed 4000 (pong timeout)")
+    contains_text(page.locator("#timeline"), "closed 1006 (pong timeout)")  # a local abnormal close
     assert any("pong timeout" in line for line in timeline(page)[before:])
     server.thaw()
     expect_text(page.locator("#state"), "connected")

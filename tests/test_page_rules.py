@@ -1,10 +1,13 @@
-"""The browser page's reconnect rules are the Python ones (one definition: wslearn.backoff).
+"""The browser page's reconnect rules are the Python ones (one definition: wslearn.backoff,
+wslearn.close_policy).
 
-The page (``wslearn/page/client.js``) cannot import Python, so it mirrors the rule and
-exports it as ``lab.rules``; these tests load the page in Debian's chromium and compare
-that table with ``BackoffPolicy`` / ``close_policy.MODULE_07`` -- the same schedule, the same last
-attempt, the same close codes that end retrying -- and check the behaviour the table
-promises: after a 1008 close the page gives up instead of retrying.
+The page (``wslearn/page/client.js``) cannot import Python, so it mirrors the rules and
+exports them as ``lab.rules``; these tests load the page in Debian's chromium and compare
+them with ``BackoffPolicy`` and the close tables (``MODULE_07``, ``RECOMMENDED``:
+``ClosePolicy.as_table()``) -- the same schedule, the same last attempt, the same action
+for every close code, the same jitter bounds, the same minimum-uptime rule -- and check
+the behaviour the table promises: after a 1008 close the page gives up instead of retrying.
+(The page's behaviour against a real server: tests/test_page_resilience.py.)
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from browser_support import WAIT_MS, Browser, require_chromium, timeline
 
 from wslearn import page as lab
 from wslearn.backoff import BackoffPolicy
-from wslearn.close_policy import MODULE_07, CloseAction
+from wslearn.close_policy import MODULE_07, RECOMMENDED, CloseAction, ClosePolicy
 
 pytestmark = pytest.mark.browser
 
@@ -70,8 +73,10 @@ def test_page_rules_are_the_python_rules(open_page, settings):
     policy = BackoffPolicy(**settings)  # lab_url takes the policy's own parameter names
     page = open_page(topics="analysis", ping=600, **settings)
     _expect(page.locator("#state"), "connected")
-    rules = page.evaluate("() => ({...lab.rules, givesUpAfter: undefined})")
-    assert rules["schedule"] == policy.delays()
+    rules = page.evaluate(
+        "() => ({schedule: lab.rules.schedule, maxAttempts: lab.rules.maxAttempts,"
+        " giveUpCodes: lab.rules.giveUpCodes, delays: lab.rules.delays()})")
+    assert rules["schedule"] == policy.delays() == rules["delays"]
     assert rules["maxAttempts"] == policy.max_attempts
     assert sorted(rules["giveUpCodes"]) == sorted(MODULE_07.codes(CloseAction.GIVE_UP))
     limit = policy.max_attempts or 0
@@ -103,3 +108,106 @@ def test_page_handles_the_protocol_control_types(open_page):
     _expect(page.locator("#state"), "connected")
     names = set(page.evaluate("() => Object.keys(lab.handlers)"))
     assert names - {"event"} == CONTROL_TYPES | {ERROR_TYPE}
+
+
+# ---------------------------------------------------------------- chapter 11's rules
+
+
+@pytest.mark.parametrize("policy", [MODULE_07, RECOMMENDED], ids=lambda p: p.name)
+def test_page_close_tables_are_the_python_tables(open_page, policy: ClosePolicy):
+    """Both tables, as data, and the page's decision for every code a server can send."""
+    page = open_page(topics="analysis", ping=600, closes=policy.name)
+    _expect(page.locator("#state"), "connected")
+    tables = page.evaluate("() => lab.rules.closes")
+    assert tables == {p.name: p.as_table() for p in (MODULE_07, RECOMMENDED)}
+    assert page.evaluate("() => lab.rules.closePolicy") == policy.name
+    codes = [1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013,
+             1014, 1015, 2999, 3000, 3999, 4000, 4401, 4403, 4999]
+    decided = page.evaluate("(codes) => codes.map((code) => lab.rules.decide(code))", codes)
+    assert decided == [policy.decide(code).value for code in codes]
+    assert sorted(page.evaluate("() => lab.rules.giveUpCodes")) == list(
+        policy.codes(CloseAction.GIVE_UP))
+    config = page.locator("#config").inner_text()
+    assert ("closes: recommended" in config) == (policy is RECOMMENDED)  # only when not default
+
+
+def test_page_default_config_line_is_module_07s(open_page):
+    page = open_page(topics="analysis", ping=600)
+    _expect(page.locator("#state"), "connected")
+    assert page.locator("#config").inner_text() == (
+        "backoff 1, 2, 4, 8, 16 s · ping 600 s · pong timeout 10 s · speed ×1")
+    assert page.locator("#queue").is_hidden()
+    assert page.evaluate("() => lab.rules.minUptime") == 0 == BackoffPolicy().min_uptime
+
+
+@pytest.mark.parametrize("jitter", ["full", "equal"])
+@pytest.mark.parametrize("seed", [7, None], ids=["seeded", "unseeded"])
+def test_page_jitter_follows_the_python_formulas(open_page, jitter, seed):
+    """Ceilings are BackoffPolicy.ceiling; every draw lies in the formula's range, in ms."""
+    settings = {"base": 0.5, "factor": 3, "cap": 20, "max_attempts": 6, "jitter": jitter,
+                "seed": seed}
+    policy = BackoffPolicy(**settings)
+    page = open_page(topics="analysis", ping=600, **settings)
+    _expect(page.locator("#state"), "connected")
+    attempts = range(1, policy.max_attempts + 1)
+    ceilings = page.evaluate("(n) => Array.from({length: n}, (_, i) => lab.rules.ceiling(i + 1))",
+                             policy.max_attempts)
+    assert ceilings == [policy.ceiling(k) for k in attempts]
+    assert page.evaluate("() => lab.rules.schedule") == ceilings
+    runs = [page.evaluate("() => lab.rules.delays()") for _ in range(20)]
+    for delays in runs:
+        for k, delay in zip(attempts, delays, strict=True):
+            top = policy.ceiling(k)
+            low = 0 if jitter == "full" else top / 2
+            assert low <= delay <= top, (k, delay)
+            assert round(delay, 3) == delay  # milliseconds, like BackoffPolicy.delay
+    # The same formulas, drawn in Python: the same ranges (different generators, same rule).
+    for delays in (policy.delays(), BackoffPolicy(**{**settings, "seed": 1}).delays()):
+        for k, delay in zip(attempts, delays, strict=True):
+            assert (0 if jitter == "full" else policy.ceiling(k) / 2) <= delay <= policy.ceiling(k)
+    distinct = {tuple(delays) for delays in runs}
+    if seed is None:
+        assert len(distinct) > 1  # Math.random: every schedule differs
+    else:
+        assert len(distinct) == 1  # seeded: the same schedule every time...
+        reloaded = open_page(topics="analysis", ping=600, **settings)
+        _expect(reloaded.locator("#state"), "connected")
+        assert reloaded.evaluate("() => lab.rules.delays()") == runs[0]  # ...and on reload
+        assert len({round(d / c, 6) for d, c in zip(runs[0], ceilings, strict=True)}) > 1
+    config = page.locator("#config").inner_text()
+    assert config.startswith("backoff up to 0.5, 1.5, 4.5, 13.5, 20, 20 s")
+    assert f"{jitter} jitter" in config and (("seed 7" in config) == (seed == 7))
+
+
+@pytest.mark.parametrize("min_uptime", [0, 2.5])
+def test_page_min_uptime_rule_is_the_python_rule(open_page, min_uptime):
+    policy = BackoffPolicy(min_uptime=min_uptime)
+    page = open_page(topics="analysis", ping=600, min_uptime=min_uptime)
+    _expect(page.locator("#state"), "connected")
+    assert page.evaluate("() => lab.rules.minUptime") == policy.min_uptime
+    stable_armed = "stable" in page.evaluate("() => lab.armed")
+    assert stable_armed == (not policy.resets_at_open())  # reset at open, or once stable
+    config = page.locator("#config").inner_text()
+    assert ("reset after 2.5 s up" in config) == (min_uptime > 0)
+
+
+def test_page_notes_settings_it_cannot_use(browser, server):
+    """A bad value keeps the default and says so (lab_url refuses it before that)."""
+    page = browser.new_page()
+    try:
+        page.goto(server.http_url("/lab") + f"?topics=analysis&ping=600&jitter=wobbly&queue=-1"
+                  f"&closes=nope&key={server.key}")
+        _expect(page.locator("#state"), "connected")
+        lines = "\n".join(timeline(page))
+        assert "setting jitter=wobbly ignored: use none, full, equal" in lines
+        assert "setting queue=-1 ignored: use a whole number >= 0" in lines
+        assert "setting closes=nope ignored: use module-07, recommended" in lines
+        assert page.evaluate("() => [lab.config.jitter, lab.config.queue, lab.config.closes]") == [
+            "none", 0, "module-07"]
+        assert page.errors == []
+    finally:
+        page.context.close()
+    for bad in ({"jitter": "wobbly"}, {"closes": "nope"}, {"queue": -1}, {"overflow": "x"},
+                {"resume": "yes"}, {"seed": 1.5}, {"min_uptime": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            lab.lab_url(server, proxy=False, **bad)

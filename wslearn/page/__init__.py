@@ -8,6 +8,7 @@ No build step, no CDN: the page works offline.
 The page takes its settings from its own query string (all optional)::
 
     /lab?topics=analysis,proposals&speed=20&ping=30&pongTimeout=10&maxAttempts=5&base=1
+    /lab?closes=recommended&minUptime=5&jitter=full&seed=7&resume=1&queue=10&auth=1
 
 ``speed`` divides every delay (``speed=20`` plays the 1, 2, 4, 8, 16 s schedule in
 1.55 s); the defaults are the seed's. It derives its WebSocket URL (``ws``) and the
@@ -64,6 +65,22 @@ _PARAMS: dict[str, str] = {
     "ping": "ping",
     "pong_timeout": "pongTimeout",
     "open_timeout": "openTimeout",
+    # chapter 11 (each off by default)
+    "closes": "closes",
+    "min_uptime": "minUptime",
+    "jitter": "jitter",
+    "seed": "seed",
+    "resume": "resume",
+    "queue": "queue",
+    "overflow": "overflow",
+    "auth": "auth",
+}
+
+#: The words a setting may take (the page ignores anything else, with a note).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "closes": ("module-07", "recommended"),
+    "jitter": ("none", "full", "equal"),
+    "overflow": ("drop-oldest", "drop-newest", "reject"),
 }
 
 _PART_RE = re.compile(r"^// ---- (\w+):", re.MULTILINE)
@@ -124,12 +141,39 @@ def _query(params: dict[str, Any]) -> str:
         raise TypeError(f"unknown page parameter(s) {unknown}; known: {', '.join(_PARAMS)}")
     pairs = []
     for key, value in params.items():
-        if value is None:
+        if value is None or value is False:
             continue
-        if key == "topics" and not isinstance(value, str):
-            value = ",".join(value)
-        pairs.append((_PARAMS[key], str(value)))
+        value = _setting(key, value)
+        pairs.append((_PARAMS[key], value))
     return urlencode(pairs, safe=",") if pairs else ""
+
+
+def _setting(key: str, value: Any) -> str:
+    """One setting as the page spells it; a value the page would ignore is an error here."""
+    if key == "topics" and not isinstance(value, str):
+        return ",".join(value)
+    if key == "closes" and not isinstance(value, str):
+        value = getattr(value, "name", value)  # a ClosePolicy: MODULE_07, RECOMMENDED
+    if key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise ValueError(f"{key}={value!r}: use one of {', '.join(_CHOICES[key])}")
+        return str(value)
+    if key in ("resume", "auth"):
+        if value is not True:
+            raise ValueError(f"{key} is True (on) or False/None (off), got {value!r}")
+        return "1"
+    if key == "queue":
+        if value == "unbounded":  # the mistake chapter 11 shows: every message waits
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"queue is a number of messages >= 0 (0: drop, as Module 07) "
+                             f"or 'unbounded', got {value!r}")
+    if key == "seed" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"seed is an int >= 0 (or None: unseeded jitter), got {value!r}")
+    if key == "min_uptime" and (isinstance(value, bool) or not isinstance(value, int | float)
+                                or not 0 <= value < float("inf")):
+        raise ValueError(f"min_uptime is a number of seconds >= 0, got {value!r}")
+    return str(value)
 
 
 def jupyter_proxy_base() -> str | None:
@@ -181,7 +225,12 @@ def lab_url(server: Any, *, proxy: str | bool | None = None, **params: Any) -> s
     """The URL of the lab page of ``server``, with the page's settings in its query.
 
     ``params``: ``topics`` (list or ``"a,b"``), ``speed``, ``base``, ``factor``, ``cap``,
-    ``max_attempts``, ``ping``, ``pong_timeout``, ``open_timeout`` (seconds).
+    ``max_attempts``, ``ping``, ``pong_timeout``, ``open_timeout`` (seconds); chapter 11's,
+    each off by default: ``closes`` (``"module-07"`` or ``"recommended"``, or the
+    ``ClosePolicy``), ``min_uptime`` (seconds), ``jitter`` (``"none"``, ``"full"``,
+    ``"equal"``) and ``seed``, ``resume=True``, ``queue`` (messages; ``"unbounded"`` is the
+    mistake) and ``overflow`` (``"drop-oldest"``, ``"drop-newest"``, ``"reject"``),
+    ``auth=True`` (fetch ``api/token`` before each connect). See docs/browser-lab.md.
 
     ``proxy``: ``None`` (default) uses the Jupyter proxy when the kernel runs under
     JupyterHub or under a Jupyter server with ``jupyter-server-proxy`` (see
