@@ -33,6 +33,12 @@ SAMPLE = [
     "self.cache.invalidate((topic,))",
     "client: LiveClient._session: argument: drop interval= of heartbeat() @ "
     "beat = asyncio.create_task(heartbeat(ws, pong, interval=self.interval,",
+    "production: ReconnectRules.closed: statement: remove the statement @ self.opened_at = None",
+    "production: ReconnectRules.closed: statement: remove the statement @ self.refreshed = False",
+    "production: ReconnectRules.closed: compare: >= -> > @ stable = self.opened_at is not None "
+    "and now - self.opened_at >= self.policy.min_uptime",
+    "production: ReconnectRules.closed: compare: >= -> > @ "
+    "if self.attempt >= self.policy.max_attempts:",
 ]
 
 

@@ -18,6 +18,7 @@ name               notebook               the learner's objects
 ``topics``         07_topics              ``TopicSet`` (class: ``url``, ``subscribe``, ...)
 ``invalidation``   08_invalidation        ``on_push``, ``on_reconnect``
 ``client``         09_client              ``LiveClient`` (the whole client)
+``production``     11_production_rules    ``ReconnectRules`` (class: ``opened``, ``closed``)
 =================  =====================  ==================================================
 
 Options for ``check``: ``real=False`` skips the real-server run, ``record=False`` does
