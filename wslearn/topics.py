@@ -286,7 +286,7 @@ def topic_app() -> App:
 
     def handle(websocket: WebSocket, message: dict[str, Any]) -> dict[str, Any]:
         kind = message["type"]
-        if kind not in CLIENT_TYPES:  # ping, subscribe, unsubscribe: protocol.py's table
+        if kind not in CLIENT_TYPES:  # ping, subscribe, unsubscribe, auth: protocol.py's table
             raise ProtocolError("unknown-type", f"unknown message type {kind!r}")
         if kind == "auth":  # a token is checked by the server before this endpoint runs
             raise ProtocolError("unknown-type", '"auth" is only valid as the first frame')
