@@ -119,7 +119,6 @@ let wait = 0 // the backoff wait before `attempt` (drawn once: jitter makes it r
 let topics = config.topics
 let stopped = false // set by cleanup(): a close we asked for must never reconnect
 let offline = false // the browser's `offline` event: retrying waits for `online`
-const REFRESH_PROOF = 1 // s a refreshed token must stay up when minUptime is 0 (machine.REFRESH_PROOF)
 let refreshed = false // a 4401 refreshed the token; a second one before "stable" gives up
 let dials = 0 // numbers the connects: a token fetch that answers late opens nothing
 
@@ -143,9 +142,7 @@ function open(token) {
       setState('connected', `open; attempts reset after ${config.minUptime}s up`)
     } else {
       attempt = 0 // fix: a success resets the counter (Module 07's snippet never did)
-      // An open alone does not prove a refreshed token: a server that refuses every fresh
-      // token still opens, then closes 4401. Without a proof period that loops in zero time.
-      if (refreshed) later('stable', REFRESH_PROOF, tokenWorks)
+      if (refreshed) later('stable', REFRESH_PROOF, tokenWorks) // recovery: prove the token
       setState('connected', 'open')
     }
     heartbeat(socket)
@@ -154,11 +151,6 @@ function open(token) {
   socket.onmessage = (event) => receive(event.data)
   socket.onclose = (event) => lost(socket, event.code, event.reason)
   socket.onerror = () => note('error event (pages get no cause)')
-}
-
-function tokenWorks() { // the refreshed connection stayed up REFRESH_PROOF s (machine.py's rule)
-  refreshed = false
-  note(`up for ${REFRESH_PROOF.toFixed(1)}s: the refreshed token works`)
 }
 
 function stable() { // up for minUptime seconds: now a success, the attempt counter resets
@@ -238,6 +230,14 @@ function heartbeat(socket) {
 }
 
 // ---- recovery: chapter 11's rules: token refresh, offline/online, visibility
+// A refreshed token must stay up REFRESH_PROOF s when minUptime is 0 (machine.REFRESH_PROOF):
+// an open alone does not prove it (a server that refuses every fresh token still opens).
+const REFRESH_PROOF = 1
+function tokenWorks() { // the refreshed connection stayed up: a later 4401 may refresh again
+  refreshed = false
+  note(`up for ${REFRESH_PROOF.toFixed(1)}s: the refreshed token works`)
+}
+
 let tokens = 0 // tokens fetched (auth=1)
 
 // 4401 under the recommended table (the token expired): not an outage, so no backoff --
