@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,28 @@ class Browser:
             self.browser.close()
         finally:
             self._playwright.stop()
+
+
+@contextlib.contextmanager
+def lab_pages(browser: Browser, **defaults: Any) -> Iterator[Callable[..., Any]]:
+    """``open(server, **settings)`` opens the browser lab of ``server`` (``lab_url`` settings
+    over ``defaults``). At the end every page is closed -- before its server stops -- and an
+    uncaught JavaScript error on any of them fails the test."""
+    from wslearn.page import lab_url
+
+    pages: list[Any] = []
+
+    def opener(server: Any, **params: Any) -> Any:
+        page = browser.new_page()
+        pages.append(page)
+        page.goto(lab_url(server, proxy=False, **{**defaults, **params}))
+        return page
+
+    yield opener
+    for page in pages:
+        errors = page.errors
+        page.context.close()
+        assert errors == [], f"uncaught JavaScript errors: {errors}"
 
 
 def state_history(page: Any) -> None:

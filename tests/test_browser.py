@@ -22,6 +22,7 @@ from browser_support import (
     Browser,
     cache_row,
     jupyter_lab,
+    lab_pages,
     log_types,
     planned_delays,
     require_chromium,
@@ -179,19 +180,8 @@ def server():
 @pytest.fixture
 def open_page(browser, server):
     """Open the lab of ``server`` with page settings; closed before the server stops."""
-    pages = []
-
-    def opener(**params):
-        page = browser.new_page()
-        pages.append(page)
-        page.goto(lab.lab_url(server, proxy=False, **params))
-        return page
-
-    yield opener
-    for page in pages:
-        errors = page.errors
-        page.context.close()
-        assert errors == [], f"uncaught JavaScript errors: {errors}"
+    with lab_pages(browser) as opener:
+        yield lambda **params: opener(server, **params)
 
 
 def expect_text(locator, text, timeout=WAIT_MS):

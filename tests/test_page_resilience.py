@@ -21,10 +21,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from browser_support import WAIT_MS, Browser, cache_row, log_types, require_chromium, screenshot
+from browser_support import (
+    WAIT_MS,
+    Browser,
+    cache_row,
+    lab_pages,
+    log_types,
+    require_chromium,
+    screenshot,
+)
 from browser_support import timeline as lines
 
-from wslearn import page as lab
 from wslearn.auth import TokenIssuer
 from wslearn.backoff import BackoffPolicy
 
@@ -57,21 +64,8 @@ def servers() -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture
 def open_page(browser, servers) -> Iterator[Callable[..., Any]]:
-    pages: list[Any] = []
-
-    def opener(server: Any, **params: Any) -> Any:
-        page = browser.new_page()
-        pages.append(page)
-        params.setdefault("topics", "analysis")
-        params.setdefault("ping", 600)
-        page.goto(lab.lab_url(server, proxy=False, **params))
-        return page
-
-    yield opener
-    for page in pages:
-        errors = page.errors
-        page.context.close()
-        assert errors == [], f"uncaught JavaScript errors: {errors}"
+    with lab_pages(browser, topics="analysis", ping=600) as opener:
+        yield opener
 
 
 def expect_text(locator: Any, text: Any) -> None:

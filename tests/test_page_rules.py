@@ -13,7 +13,7 @@ the behaviour the table promises: after a 1008 close the page gives up instead o
 from __future__ import annotations
 
 import pytest
-from browser_support import WAIT_MS, Browser, require_chromium, timeline
+from browser_support import WAIT_MS, Browser, lab_pages, require_chromium, timeline
 
 from wslearn import page as lab
 from wslearn.backoff import BackoffPolicy
@@ -40,19 +40,8 @@ def server():
 
 @pytest.fixture
 def open_page(browser, server):
-    pages = []
-
-    def opener(**params):
-        page = browser.new_page()
-        pages.append(page)
-        page.goto(lab.lab_url(server, proxy=False, **params))
-        return page
-
-    yield opener
-    for page in pages:
-        errors = page.errors
-        page.context.close()
-        assert errors == [], f"uncaught JavaScript errors: {errors}"
+    with lab_pages(browser) as opener:
+        yield lambda **params: opener(server, **params)
 
 
 def _expect(locator, text):
