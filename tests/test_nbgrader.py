@@ -132,3 +132,19 @@ def test_source_notebooks_carry_nbgrader_metadata_and_never_overwrite_foreign_fi
     (tmp_path / "source" / "b" / "03_backoff.ipynb").write_text('{"metadata": {}}')
     with pytest.raises(FileExistsError, match="not written by wslearn"):
         write_course(tmp_path, "b", exercises=["03"])
+
+
+def test_a_written_markdown_answer_becomes_the_exercise_s_placeholder():
+    """nbgrader refuses solution regions outside solution cells: exercise 11's "why" answer
+    becomes the same placeholder as in exercises/ (the model answer stays in solutions/)."""
+    import nbformat
+
+    name = "11_production_rules"
+    solution = nbformat.from_dict(json.loads((ROOT / "solutions" / f"{name}.ipynb").read_text()))
+    assert any("<!-- BEGIN SOLUTION -->" in _source(c) for c in solution.cells)
+    source = nbgrader_source(solution, name)
+    exercise = {c["id"]: _source(c) for c in _cells(ROOT / "exercises" / f"{name}.ipynb")}
+    for cell in source.cells:
+        assert "BEGIN SOLUTION -->" not in cell.source
+        if cell.cell_type == "markdown":
+            assert cell.source == exercise[cell.id]

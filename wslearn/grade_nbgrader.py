@@ -9,6 +9,10 @@ solutions already mark the answers with nbgrader's own ``### BEGIN SOLUTION`` /
 * every code cell with a solution block becomes a *solution cell*; the ``# TODO:`` line
   that opens a block moves just above it, so nbgrader's stub (configured as
   ``raise NotImplementedError``) gives the same cell as ``exercises/`` does;
+* a written answer in Markdown (``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->``,
+  e.g. exercise 11's "why") becomes the same "_Your answer here._" as in ``exercises/``:
+  it is reflection, not graded, and nbgrader refuses solution regions outside solution
+  cells (the model answer stays in ``solutions/``);
 * the ``wslearn.check(...)`` cell becomes a locked *autograder cell* worth ``points``:
   it runs the same checkers and ends with :func:`points`, whose value nbgrader reads as
   partial credit (the share of scenarios passed);
@@ -32,7 +36,7 @@ from typing import Any, Final
 import nbformat
 from nbformat import NotebookNode
 
-from .build import BEGIN, GENERIC_TODO, TODO_PREFIX, dumps, read_notebook
+from .build import BEGIN, GENERIC_TODO, MD_BEGIN, TODO_PREFIX, dumps, read_notebook, strip_markdown
 from .progress import course_root
 
 __all__ = ["CONFIG", "DEFAULT_POINTS", "STUB", "nbgrader_source", "points", "write_course"]
@@ -122,6 +126,8 @@ def nbgrader_source(solution: NotebookNode, name: str,
     for cell in nb.cells:
         if not isinstance(cell.source, str):  # raw JSON keeps lines as a list
             cell.source = "".join(cell.source)
+        if cell.cell_type == "markdown" and MD_BEGIN in cell.source:
+            cell.source = strip_markdown(cell.source, where=f"{name}: a markdown cell")
         if cell.cell_type != "code":
             continue
         grade_id = f"{name}-{cell.get('id', 'cell')}"
