@@ -34,6 +34,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlencode
 
+from ..static_note import SwapsForNote, note_html
+
 __all__ = ["jupyter_proxy_base", "lab_url", "open_lab", "parts", "respond", "source"]
 
 #: The files of the page and their content types.
@@ -280,40 +282,33 @@ def open_lab(
     return view
 
 
+_LAB_NOTE_BODY = (
+    "While its server runs, the page is shown here in an iframe, with a link "
+    "<i>Open the browser lab in its own tab</i> (watch its frames in DevTools: Network, "
+    "WS). Run the notebook to open it; what the page does is described in "
+    '<a href="../docs/browser-lab.md" target="_blank">docs/browser-lab.md</a>.'
+)
+
+
 def _lab_note(why: str) -> str:
     """What stands where the lab view was when no page can be shown (no port in it:
     stored outputs never hold one)."""
-    return (
-        '<div class="wslearn-static" style="border:1px dashed #d0d7de;padding:6px 10px;'
-        'max-width:100%">'
-        f"<b>Browser lab</b> ({html.escape(why)})<br/>"
-        "While its server runs, the page is shown here in an iframe, with a link "
-        "<i>Open the browser lab in its own tab</i> (watch its frames in DevTools: Network, "
-        "WS). Run the notebook to open it; what the page does is described in "
-        '<a href="../docs/browser-lab.md" target="_blank">docs/browser-lab.md</a>.</div>'
-    )
-
-
-_LAB_CLOSED = _lab_note("closed by the clean-up cell: its server was stopped")
-_LAB_LIVE = _lab_note("live while the notebook runs")
+    return note_html("Browser lab", why, _LAB_NOTE_BODY)
 
 
 @cache
 def _lab_view_class() -> type:
-    import contextlib
-    import uuid
-
     import ipywidgets
     import traitlets
 
-    class LabView(ipywidgets.HTML):
+    class LabView(SwapsForNote, ipywidgets.HTML):
         """The lab's iframe + link, with a text/plain fallback that has no port in it.
 
         Displayed with a display id: ``close()`` (the clean-up cell) puts a static note
-        in its place, so Run All leaves no empty box. The link cannot stay live -- the
-        server behind it is stopped -- and a stored output must not hold its port. A
-        server stopped *without* closing the view leaves the page in place on purpose:
-        the learner watches it count its reconnect attempts and give up.
+        in its place, so Run All leaves no empty box (``wslearn.static_note``). The link
+        cannot stay live -- the server behind it is stopped -- and a stored output must
+        not hold its port. A server stopped *without* closing the view leaves the page in
+        place on purpose: the learner watches it count its reconnect attempts and give up.
         """
 
         text = traitlets.Unicode("Browser lab")  # not synced to the browser
@@ -321,27 +316,17 @@ def _lab_view_class() -> type:
         def __repr__(self) -> str:
             return self.text
 
+        def _plain_text(self) -> str:
+            return self.text
+
+        def _note(self, why: str) -> str:
+            return _lab_note(why)
+
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-            data = super()._repr_mimebundle_(**kwargs)
-            data["text/plain"] = self.text
-            data["text/html"] = _LAB_LIVE
-            return data
-
-        def _ipython_display_(self) -> None:
-            from IPython.display import display
-
-            if getattr(self, "_display_id", None) is None:
-                self._display_id = f"wslearn-{uuid.uuid4().hex}"
-            display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
+            return self._live_bundle(super()._repr_mimebundle_(**kwargs))
 
         def close(self) -> None:
-            display_id = getattr(self, "_display_id", None)
-            if display_id is not None and self.comm is not None:
-                with contextlib.suppress(Exception):
-                    from IPython.display import update_display
-
-                    update_display({"text/plain": self.text, "text/html": _LAB_CLOSED},
-                                   raw=True, display_id=display_id)
+            self._leave_note()
             super().close()
 
     return LabView

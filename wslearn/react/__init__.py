@@ -390,28 +390,33 @@ def serve(folder: str | Path | None = None, **kwargs: Any) -> ReactLab:
     return ReactLab(folder, **kwargs).start()
 
 
-@cache
+_REACT_NOTE_BODY = (
+    "While its server runs, the React page is shown here in an iframe beside the "
+    "server-side numbers, with a link to open it in its own tab (DevTools: Network, WS). "
+    'Run the notebook to open it; <a href="../docs/react.md" target="_blank">'
+    "docs/react.md</a> describes the page."
+)
+
+
 def _react_note(why: str) -> str:
     """What stands where the React lab's view was when no page can be shown (no port: a
     stored output never holds one)."""
-    import html
+    from ..static_note import note_html
 
-    return (
-        '<div class="wslearn-static" style="border:1px dashed #d0d7de;padding:6px 10px;'
-        'max-width:100%">'
-        f"<b>React lab</b> ({html.escape(why)})<br/>"
-        "While its server runs, the React page is shown here in an iframe beside the "
-        "server-side numbers, with a link to open it in its own tab (DevTools: Network, WS). "
-        'Run the notebook to open it; <a href="../docs/react.md" target="_blank">'
-        "docs/react.md</a> describes the page.</div>"
-    )
+    return note_html("React lab", why, _REACT_NOTE_BODY)
 
 
 def _side_by_side_class() -> type:
+    import contextlib
+
     import ipywidgets
 
-    class SideBySide(ipywidgets.HBox):
-        """An HBox whose ``text/plain`` is a fixed sentence (no port, no widget ids)."""
+    from ..static_note import SwapsForNote
+
+    class SideBySide(SwapsForNote, ipywidgets.HBox):
+        """An HBox whose ``text/plain`` is a fixed sentence (no port, no widget ids),
+        displayed with a display id: ``close()`` (the clean-up cell) leaves a static note
+        in its place, as the browser lab's view does (``wslearn.static_note``)."""
 
         def __init__(self, children: list[Any], text: str) -> None:
             super().__init__(children)
@@ -420,34 +425,17 @@ def _side_by_side_class() -> type:
         def __repr__(self) -> str:
             return self._text
 
+        def _plain_text(self) -> str:
+            return self._text
+
+        def _note(self, why: str) -> str:
+            return _react_note(why)
+
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-            data = super()._repr_mimebundle_(**kwargs)
-            data["text/plain"] = self._text
-            data["text/html"] = _react_note("live while the notebook runs")
-            return data
-
-        def _ipython_display_(self) -> None:
-            """Shown with a display id, so ``close()`` (the clean-up cell) leaves a static
-            note in its place: Run All leaves no empty box (as the browser lab's view)."""
-            import uuid
-
-            from IPython.display import display
-
-            if getattr(self, "_display_id", None) is None:
-                self._display_id = f"wslearn-{uuid.uuid4().hex}"
-            display(self._repr_mimebundle_(), raw=True, display_id=self._display_id)
+            return self._live_bundle(super()._repr_mimebundle_(**kwargs))
 
         def close(self) -> None:
-            import contextlib
-
-            display_id = getattr(self, "_display_id", None)
-            if display_id is not None and self.comm is not None:
-                with contextlib.suppress(Exception):
-                    from IPython.display import update_display
-
-                    update_display({"text/plain": self._text, "text/html": _react_note(
-                        "closed by the clean-up cell: its server was stopped")},
-                        raw=True, display_id=display_id)
+            self._leave_note()
             for child in self.children:
                 with contextlib.suppress(Exception):
                     child.close()
