@@ -203,6 +203,24 @@ def write_notebook(path: Path, cells: list[str]) -> None:
     path.write_text(json.dumps(notebook, indent=1))
 
 
+def wait_until_serving(proc: subprocess.Popen[Any], status_url: str, log: Path,
+                       timeout: float = 60, what: str = "jupyter lab") -> None:
+    """Wait until a Jupyter server started as ``proc`` answers ``status_url``; fail the test
+    with the end of its ``log`` if it exits or does not answer within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(status_url, timeout=2) as answer:
+                answer.read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not answer:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def jupyter_lab(tmp: Path, cells: list[str], name: str = "lab.ipynb") -> Iterator[str]:
     """Run ``jupyter lab`` (token, free port, throw-away dirs) on a notebook of ``cells``;
@@ -236,19 +254,7 @@ def jupyter_lab(tmp: Path, cells: list[str], name: str = "lab.ipynb") -> Iterato
             cwd=root,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited early:\n{log.read_text()[-3000:]}")
-            try:
-                status = f"http://127.0.0.1:{port}/api/status?token={token}"
-                with urllib.request.urlopen(status, timeout=2) as answer:
-                    answer.read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+        wait_until_serving(proc, f"http://127.0.0.1:{port}/api/status?token={token}", log)
         yield f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
     finally:
         # SIGINT twice = jupyter's "shut down now" (it stops the kernel, and the in-kernel

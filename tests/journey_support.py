@@ -26,15 +26,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-from browser_support import ARTIFACTS, ROOT, _free_port
+from browser_support import ARTIFACTS, ROOT, _free_port, wait_until_serving
 
 #: What a fresh clone holds that the learner sees.
 COURSE_PARTS = ("notebooks", "exercises", "solutions", "docs", "README.md")
@@ -99,18 +96,8 @@ def learner_lab(tmp: Path) -> Iterator[Lab]:
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"`python -m wslearn lab` exited early:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2) as answer:
-                    answer.read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+        wait_until_serving(proc, f"{url}/api/status", log, timeout=90,
+                           what="`python -m wslearn lab`")
         yield Lab(url, root, home, env, log)
     finally:
         ARTIFACTS.mkdir(exist_ok=True)

@@ -23,14 +23,13 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import ARTIFACTS, Browser, require_chromium
+from browser_support import ARTIFACTS, Browser, require_chromium, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The badge's text when connected ("● Connected"); a plain has_text="Connected" would be
@@ -128,19 +127,7 @@ def jupyter_lab(tmp: Path) -> Iterator[str]:
             cwd=root,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited early:\n{log.read_text()[-3000:]}")
-            try:
-                url = f"http://127.0.0.1:{port}/api/status?token={token}"
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    answer.read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
+        wait_until_serving(proc, f"http://127.0.0.1:{port}/api/status?token={token}", log)
         yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
     except BaseException:
         ARTIFACTS.mkdir(exist_ok=True)
