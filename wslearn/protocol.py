@@ -323,6 +323,18 @@ def close_code_name(code: int | None) -> str:
     return CLOSE_CODE_NAMES.get(code, "application code" if 3000 <= code < 5000 else "other")
 
 
+def without_params(query: str, *names: str) -> str:
+    """``query`` (``a=1&key=k``) without its ``name=...`` parts for ``names``, and without
+    empty parts: how the server's ``key`` and a client's ``token`` are kept away from an
+    endpoint (which might echo or log them) and from the access log.
+
+    >>> without_params("topics=a&key=k&&token=t", "key", "token")
+    'topics=a'
+    """
+    return "&".join(part for part in query.split("&")
+                    if part and part.partition("=")[0] not in names)
+
+
 def split_ws_url(url: str) -> tuple[str, str, str]:
     """``ws://host:port/path?query`` -> ``(host, path, query)`` as the real server gets them.
 

@@ -61,6 +61,7 @@ from .protocol import (
     DEFAULT_MAX_SIZE,
     GOING_AWAY,
     MAX_BUFFERED,
+    without_params,
 )
 from .resume import DEFAULT_REPLAY_LIMIT
 from .server_handle import ConnectionInfo, Listener, ServerHandle
@@ -646,8 +647,7 @@ class Server(ServerHandle):
         path, _, raw_query = conn.request.path.partition("?")
         # The endpoint never sees the key (it might echo or log it). A second "?" is read
         # as "&", so url() + "?name=ada" still works (the key comes last in url()).
-        query = "&".join(part for part in raw_query.replace("?", "&").split("&")
-                         if part and part.partition("=")[0] != "key")
+        query = without_params(raw_query.replace("?", "&"), "key")
         with self._registry_lock:
             self._next_id += 1
             channel = SocketChannel(self, conn, self._next_id, path, query)

@@ -40,6 +40,7 @@ from .protocol import (
     ProtocolError,
     decode,
     topics_query,
+    without_params,
 )
 from .waiting import until
 
@@ -231,8 +232,7 @@ class ServerHandle:
 
     def _log_request(self, method: str, target: str, status: int) -> None:
         path, _, query = target.partition("?")
-        kept = "&".join(part for part in query.split("&")
-                        if part and part.partition("=")[0] != "key")
+        kept = without_params(query, "key")
         self._access_log.append(f"{method} {path}{'?' if kept else ''}{kept} {status}")
 
     # -- chapter 11: flapping, tokens --------------------------------------------------
@@ -300,8 +300,7 @@ class ServerHandle:
         assert auth is not None
         pairs = parse_qsl(channel.query, keep_blank_values=True)
         # The endpoint never sees the token (it might echo or log it), like the key.
-        channel.query = "&".join(part for part in channel.query.split("&")
-                                 if part.partition("=")[0] != TOKEN_PARAM)
+        channel.query = without_params(channel.query, TOKEN_PARAM)
         given = [value for name, value in pairs if name == TOKEN_PARAM]
         token: str | None = given[-1] if given else _cookie_token(channel)
         if token is None:
