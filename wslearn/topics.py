@@ -77,8 +77,7 @@ class TopicHub:
 
     def __init__(self, replay: int = DEFAULT_REPLAY_LIMIT) -> None:
         self._topics: dict[WebSocket, list[str]] = {}  # socket -> its topics, in order
-        # topic -> sockets, each with "is it resumable?" (a dict keeps subscribe order)
-        self._subscribers: dict[str, dict[WebSocket, bool]] = {}
+        self._subscribers: dict[str, dict[WebSocket, None]] = {}  # topic -> sockets
         self._versions: dict[str, int] = {}
         self._last: dict[str, dict[str, Any]] = {}
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
@@ -168,9 +167,8 @@ class TopicHub:
         """Add ``topics``; return all the socket's topics. Raises ``ProtocolError``."""
         current = self._topics[websocket]
         new = validate_topics([*current, *topics])  # also enforces MAX_TOPICS
-        resumable = websocket in self._cursors
         for topic in new[len(current):]:
-            self._subscribers.setdefault(topic, {})[websocket] = resumable
+            self._subscribers.setdefault(topic, {})[websocket] = None
         self._topics[websocket] = new
         return list(new)
 
@@ -210,8 +208,8 @@ class TopicHub:
                 waiter.set_result(None)
         numbered: str | None = None  # the "seq" variant, made once and only if needed
         delivered = 0
-        for ws, resumable in list(self._subscribers.get(topic, {}).items()):
-            if resumable:
+        for ws in list(self._subscribers.get(topic, ())):
+            if ws in self._cursors:  # resumable
                 if numbered is None:
                     numbered = numbered_text(text, seq)
                 delivered += ws.send_nowait(numbered)
