@@ -84,7 +84,6 @@ function backoff(attempt, draw = random) { // the wait before `attempt` (1-based
   return d
 }
 const givesUpAfter = (attempt) => attempt >= config.maxAttempts // that was the last attempt allowed
-const givesUpOnClose = (code) => decide(code) === 'give-up'
 
 // The socket URL comes from where the page was loaded, so the same page works at
 // http://127.0.0.1:PORT/lab and behind a proxy path such as /user/ada/proxy/PORT/lab.
