@@ -518,15 +518,10 @@ class ConnectionMachine:
     def _on_closed(self, event: Closed) -> list[Command]:
         if self._socket is not _Socket.OPEN:
             return []
-        stable = Timer.STABLE not in self._deadlines
-        commands = self._cancel([Timer.PING, Timer.PONG, Timer.STABLE])
-        self._socket = None
-        self._awaiting_pong = False
-        if stable:
-            self.attempt = 0  # else: lost before min_uptime, the count goes on (flapping)
+        stable, commands = self._lose_socket()
         code = f"{event.code} {close_code_name(event.code)}"
         detail = f"{code}: {event.reason}" if event.reason else code
-        match self.close_policy.decide(event.code):
+        match action := self.close_policy.decide(event.code):
             case CloseAction.RETRY:
                 text = f"connection lost ({detail})"
                 if not stable and not self.policy.resets_at_open():
@@ -551,7 +546,7 @@ class ConnectionMachine:
             case CloseAction.REFRESH:
                 return commands + self._refresh(detail)
             case _:  # pragma: no cover - mypy proves every action has a case
-                assert_never(self.close_policy.decide(event.code))
+                assert_never(action)
 
     def _on_pong_received(self) -> list[Command]:
         if self._socket is not _Socket.OPEN:
@@ -637,16 +632,23 @@ class ConnectionMachine:
     def _fire_pong(self) -> list[Command]:
         hb = self.heartbeat
         assert hb is not None
-        self._socket = None
-        self._awaiting_pong = False
-        if Timer.STABLE not in self._deadlines:
-            self.attempt = 0
-        commands: list[Command] = [
-            *self._cancel([Timer.PING, Timer.STABLE]),
-            CloseSocket(ABNORMAL_CLOSURE, "pong timeout"),
-        ]
+        _, commands = self._lose_socket()
+        commands.append(CloseSocket(ABNORMAL_CLOSURE, "pong timeout"))
         text = f"no pong within {fmt_seconds(hb.timeout)}s: connection presumed dead"
         return commands + self._after_failure(text, kind="lost")
+
+    def _lose_socket(self) -> tuple[bool, list[Command]]:
+        """The open socket is gone (closed, or presumed dead): cancel its timers. The
+        attempt count resets only if it had proved stable (no ``stable`` timer pending);
+        lost before ``min_uptime`` the count goes on (flapping). Returns (stable, commands).
+        """
+        stable = Timer.STABLE not in self._deadlines
+        commands = self._cancel([Timer.PING, Timer.PONG, Timer.STABLE])
+        self._socket = None
+        self._awaiting_pong = False
+        if stable:
+            self.attempt = 0
+        return stable, commands
 
     # -- credentials and the browser's signals (chapter 11) --------------------------------
 
