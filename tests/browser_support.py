@@ -224,7 +224,8 @@ def wait_until_serving(proc: subprocess.Popen[Any], status_url: str, log: Path,
 @contextlib.contextmanager
 def jupyter_lab(tmp: Path, cells: list[str], name: str = "lab.ipynb") -> Iterator[str]:
     """Run ``jupyter lab`` (token, free port, throw-away dirs) on a notebook of ``cells``;
-    yield the notebook's URL. The kernel imports this checkout's ``wslearn``."""
+    yield the notebook's URL. The kernel imports this checkout's ``wslearn``. If the test
+    fails, Jupyter's log is kept in ``tests/artifacts/<name>-jupyter.log``."""
     root = tmp / "root"
     root.mkdir()
     write_notebook(root / name, cells)
@@ -249,31 +250,103 @@ def jupyter_lab(tmp: Path, cells: list[str], name: str = "lab.ipynb") -> Iterato
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
              "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False"],
+             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
+             "--ServerApp.port_retries=0"],  # the port we picked, or fail: never another
             env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            cwd=root,
+            cwd=root, start_new_session=True,
         )  # fmt: skip
     try:
         wait_until_serving(proc, f"http://127.0.0.1:{port}/api/status?token={token}", log)
         yield f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            shutil.copy(log, ARTIFACTS / f"{Path(name).stem}-jupyter.log")
+        raise
     finally:
         # SIGINT twice = jupyter's "shut down now" (it stops the kernel, and the in-kernel
-        # server with it); then make sure.
+        # server with it); then make sure -- its own session: only what it started.
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGINT)
-            time.sleep(0.2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(1)
             proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(20)
+            proc.wait(30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
 
 
-def run_all_cells(page: Any, url: str, timeout: float = 60_000) -> None:
-    """Open a notebook in JupyterLab, wait for an idle kernel, and run all its cells."""
-    page.goto(url)
-    page.wait_for_selector(".jp-Notebook", timeout=timeout)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=timeout)
+IDLE = "Python 3 (ipykernel) | Idle"
+
+
+def _open_idle(page: Any, url: str, timeout: float) -> None:
+    """Open the notebook and wait until its kernel is idle; one reload if it is not (on a
+    busy machine a kernel start can fail -- its ZMQ ports are picked free, then bound --
+    or JupyterLab stalls the kernel connection)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for tries_left in (1, 0):
+        page.goto(url)
+        try:
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=timeout)
+            page.get_by_text(IDLE).wait_for(timeout=timeout)
+            return
+        except PlaywrightTimeout:
+            if not tries_left:
+                raise
+
+
+def _all_ran(page: Any, timeout: float) -> None:
+    """Every code cell shows an execution number and the kernel is idle again."""
+    page.wait_for_function(
+        """() => {
+          const prompts = [...document.querySelectorAll(
+            '.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+          return prompts.length > 0
+            && prompts.every(p => /^\\[\\d+\\]:?$/.test(p.textContent.trim()))
+            && document.body.innerText.includes('ipykernel) | Idle')
+        }""",
+        timeout=timeout,
+        polling=250,
+    )
+
+
+def run_all_cells(page: Any, url: str, ready: Callable[[], None] | None = None,
+                  timeout: float = 60_000, shot: str = "lab") -> None:
+    """Open a notebook in JupyterLab, wait for an idle kernel, Run All, and wait until every
+    cell ran and ``ready()`` (a wait on what the cells show, e.g. a widget) returns.
+
+    JupyterLab sometimes stalls a kernel connection on a busy machine (cells stay queued,
+    or a widget never gets its comm). Before a test judges, a stalled run gets one
+    recovery: a reload and *Restart Kernel and Run All*; the stalled page is kept as
+    ``tests/artifacts/<shot>-stalled.png``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    _open_idle(page, url, timeout)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    try:
+        _all_ran(page, timeout)
+        if ready is not None:
+            ready()
+        return
+    except PlaywrightTimeout:
+        screenshot(page, f"{shot}-stalled.png")
+    _open_idle(page, url, timeout)
+    # Clear first: a cleared prompt has no number, so a number means "ran after the restart".
+    page.get_by_role("menuitem", name="Edit", exact=True).click()
+    page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
+    page.wait_for_function(
+        "() => ![...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+        ".some(p => /\\d/.test(p.textContent))",
+        timeout=timeout,
+    )
+    page.get_by_role("menuitem", name="Kernel", exact=True).click()
+    page.get_by_role("menuitem", name="Restart Kernel and Run All Cells…", exact=True).click()
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()  # "Restart"
+    _all_ran(page, timeout)
+    if ready is not None:
+        ready()

@@ -16,22 +16,12 @@ Nothing here asserts how long anything took; the waits are generous upper bounds
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from browser_support import ARTIFACTS, Browser, require_chromium, wait_until_serving
+from browser_support import ARTIFACTS, Browser, jupyter_lab, require_chromium, run_all_cells
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The badge's text when connected ("● Connected"); a plain has_text="Connected" would be
 #: a case-insensitive substring match, and "Disconnected" contains it.
 CONNECTED = re.compile(r"(^|\s)Connected$")
@@ -56,147 +46,27 @@ print("published")""",
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _write_notebook(path: Path) -> None:
-    cells = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"cell-{i}",
-            "metadata": {},
-            "outputs": [],
-            "source": source,
-        }
-        for i, source in enumerate(NOTEBOOK_CELLS)
-    ]
-    notebook = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {
-                "name": "python3",
-                "display_name": "Python 3 (ipykernel)",
-                "language": "python",
-            },
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook, indent=1))
-
-
-@contextlib.contextmanager
-def jupyter_lab(tmp: Path) -> Iterator[str]:
-    """Run ``jupyter lab`` on ``tmp/root``; yield the notebook's URL (with the token)."""
-    root = tmp / "root"
-    root.mkdir()
-    _write_notebook(root / "dashboard.ipynb")
-    # No news / update pop-ups over the notebook.
-    settings = tmp / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        JUPYTER_CONFIG_DIR=str(tmp / "config"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
-        IPYTHONDIR=str(tmp / "ipython"),
-    )
-    log = tmp / "jupyter.log"
-    with log.open("w") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "jupyter", "lab",
-                "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-                f"--IdentityProvider.token={token}",
-                f"--ServerApp.root_dir={root}",
-                "--ServerApp.open_browser=False",
-                "--ServerApp.port_retries=0",  # the port we picked, or fail: never another
-            ],
-            env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            cwd=root,
-        )  # fmt: skip
-    try:
-        wait_until_serving(proc, f"http://127.0.0.1:{port}/api/status?token={token}", log)
-        yield f"http://127.0.0.1:{port}/lab/tree/dashboard.ipynb?token={token}"
-    except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "dashboard-jupyter.log").write_text(log.read_text())
-        raise
-    finally:
-        # A clean shutdown (kernels first: the kernel stops the in-kernel server with
-        # it), then make sure.
-        with contextlib.suppress(OSError):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/shutdown", method="POST",
-                headers={"Authorization": f"token {token}"},
-            )  # fmt: skip
-            urllib.request.urlopen(request, timeout=10).close()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-
-
-def _open_with_an_idle_kernel(page: Any, url: str) -> None:
-    """Open the notebook and wait until its kernel is idle.
-
-    Run All before the kernel session exists would ask "Select Kernel". On a busy
-    machine a kernel start can fail (its ZMQ ports are picked free, then bound: a race
-    with other processes); the page then shows the kernel as "Unknown" -- one reload
-    with a fresh session gets past that.
-    """
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    idle = page.get_by_text("Python 3 (ipykernel) | Idle")
-    for tries_left in (1, 0):
-        page.goto(url)
-        page.wait_for_selector(".jp-Notebook", timeout=WAIT_MS)
-        try:
-            idle.wait_for(timeout=WAIT_MS // 2)
-            return
-        except PlaywrightTimeout:
-            if not tries_left:
-                raise
-            page.screenshot(path=str(ARTIFACTS / "dashboard-kernel-not-idle.png"))
-
-
 @pytest.mark.browser
 @pytest.mark.slow
 def test_dashboard_renders_in_jupyterlab(tmp_path: Path) -> None:
     executable = require_chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
-    with jupyter_lab(tmp_path) as url:
+    with jupyter_lab(tmp_path, NOTEBOOK_CELLS, name="dashboard.ipynb") as url:
         browser = Browser(executable)
         try:
             page = browser.new_page(width=1280, height=1100)
-            _open_with_an_idle_kernel(page, url)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-
             dash = page.locator(".wslearn-dashboard")
-            dash.wait_for(timeout=WAIT_MS)
             badge = page.locator(".wslearn-connection-badge .wslearn-badge")
-            badge.filter(has_text=CONNECTED).wait_for(timeout=WAIT_MS)
-            page.locator(".jp-OutputArea-output pre", has_text="published").wait_for(
-                timeout=WAIT_MS
-            )
+
+            def ready() -> None:  # the widget is drawn and its client connected
+                dash.wait_for(timeout=WAIT_MS)
+                badge.filter(has_text=CONNECTED).wait_for(timeout=WAIT_MS)
+                page.locator(".jp-OutputArea-output pre", has_text="published").wait_for(
+                    timeout=WAIT_MS
+                )
+
+            run_all_cells(page, url, ready, timeout=WAIT_MS, shot="dashboard")
 
             # a live widget, not a placeholder or an error
             outputs = page.locator(".jp-OutputArea").first
@@ -255,3 +125,34 @@ def test_dashboard_renders_in_jupyterlab(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_stalled_run_all_is_recovered_once(tmp_path: Path) -> None:
+    """The recovery of ``run_all_cells`` itself: when what a run should show does not come
+    (here: forced once), the page is reloaded, the kernel restarted and every cell run
+    again -- in a fresh kernel (its counter starts over), never judged on the stalled run."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    executable = require_chromium()
+    cells = ["import os\npid = os.getpid()", "print('kernel', pid)"]
+    with jupyter_lab(tmp_path, cells, name="stall.ipynb") as url:
+        browser = Browser(executable)
+        try:
+            page = browser.new_page(width=1000, height=700)
+            seen: list[str] = []
+
+            def ready() -> None:
+                text = page.locator(".jp-OutputArea-output pre", has_text="kernel")
+                text.wait_for(timeout=WAIT_MS)
+                seen.append(text.inner_text())
+                if len(seen) == 1:
+                    raise PlaywrightTimeout("a stall, forced by the test")
+
+            run_all_cells(page, url, ready, timeout=WAIT_MS, shot="stall")
+            assert len(seen) == 2 and seen[0] != seen[1], seen  # another kernel's pid
+            assert (ARTIFACTS / "stall-stalled.png").stat().st_size > 0
+            assert page.errors == []
+        finally:
+            browser.close()
