@@ -331,3 +331,24 @@ def test_property_invalidate_refetches_exactly_the_active_matching_keys(
             assert query.stale
         elif key in result.refetched:
             assert query.status == "fresh"
+
+
+def test_an_event_after_a_gap_refetches_its_topic_and_its_own_keys_once() -> None:
+    """Resume: #6 after #4 means #5 was lost. The topic's queries and the keys the event
+    itself invalidates are planned together -- each refetched once, not twice."""
+    cache, api = make_cache(LIST, P7, P8, USERS)
+    for key in (LIST, P7, P8, USERS):
+        cache.observe(key)
+    api.calls.clear()
+    cache.bind("proposals", LIST)  # the topic: the list and every detail under it
+    cache.bind("proposal.updated", lambda m: [("proposals", m["id"])])
+
+    event = {"type": "proposal.updated", "topic": "proposals", "id": 7, "seq": 6}
+    result = cache.invalidate_for(event, gap_in="proposals")
+
+    assert result.refetched == (LIST, P7, P8)
+    assert api.calls == [LIST, P7, P8]  # P7 once, though both plans name it
+    assert result.reason == "gap in proposals: message proposal.updated"
+    assert result.unbound == ()
+    unbound = cache.invalidate_for({"type": "x", "topic": "analysis"}, gap_in="analysis")
+    assert unbound.unbound == ("analysis",) and unbound.refetched == ()

@@ -350,10 +350,12 @@ def test_resume_cursor_replay_duplicates_gaps_and_resync() -> None:
            "queries, continue from #20" in text
     assert "resubscribe + resume from the cursor" in text
     assert "cache after reconnect" not in text  # resume: no invalidate-everything
-    # news: fetch 1 + event 4 + gap(6: twice, the gap and the event) + 7 + 8 + resync;
-    # sport: fetch 1 + its one event -- never refetched by a reconnect
+    # news: fetch 1 + event 4 + gap at 6 (one refetch: the topic's queries and the event's
+    # own, in one pass) + 7 + 8 + resync; sport: fetch 1 + its one event -- never
+    # refetched by a reconnect
     assert cache.fetch_count(("sport",)) == 2
-    assert cache.fetch_count(("news",)) == 1 + 1 + 2 + 2 + 1
+    assert cache.fetch_count(("news",)) == 1 + 1 + 1 + 2 + 1
+    assert "cache after gap: gap in news: message news.posted" in text
 
 
 def test_without_resume_a_reconnect_still_invalidates_everything() -> None:

@@ -442,9 +442,19 @@ class QueryCache:
         return tuple(lines)
 
     def invalidate_for(
-        self, message: Mapping[str, Any], *, refetch: Refetch = "active"
+        self,
+        message: Mapping[str, Any],
+        *,
+        refetch: Refetch = "active",
+        gap_in: str | None = None,
     ) -> Invalidation:
         """Apply the bindings that match a pushed message (by ``type`` or ``topic``).
+
+        ``gap_in``: this event arrived after a gap in that topic's numbers (resume), so
+        everything statically bound to the topic is invalidated too -- in the same pass,
+        so each query refetches once, as TanStack Query's one ``invalidateQueries`` on the
+        topic's prefix would (two calls in a row would cancel the first refetch and start
+        a second).
 
         Never raises for a failing binding function or fetcher: both are reported in
         ``errors``, because this runs inside the socket's receive loop.
@@ -472,7 +482,11 @@ class QueryCache:
                 fn_name = getattr(b.fn, "__name__", "fn")
                 plan.errors.append(f"bind({b.name!r}) {fn_name}: {_one_line(exc)}")
         unbound = () if found else (str(kind),)
-        return self._apply(f"message {kind}", plan, refetch=refetch, unbound=unbound)
+        reason = f"message {kind}"
+        if gap_in is not None:
+            unbound = tuple(self._plan_topics(plan, [gap_in]))
+            reason = f"gap in {gap_in}: {reason}"
+        return self._apply(reason, plan, refetch=refetch, unbound=unbound)
 
     def invalidate_subscribed(
         self, topics: Iterable[str], *, refetch: Refetch = "active"
@@ -490,6 +504,12 @@ class QueryCache:
             )
         topics = list(topics)
         plan = _Plan()
+        unbound = self._plan_topics(plan, topics)
+        reason = "reconnect: " + (",".join(topics) or "no topics")
+        return self._apply(reason, plan, refetch=refetch, unbound=tuple(unbound))
+
+    def _plan_topics(self, plan: _Plan, topics: Iterable[str]) -> list[str]:
+        """Add every key statically bound to ``topics``; return the topics bound to none."""
         unbound = []
         for topic in topics:
             static = [b for b in self._bindings if b.name == topic and b.fn is None]
@@ -498,8 +518,7 @@ class QueryCache:
             for b in static:
                 for key in b.keys:
                     plan.add(key, b.exact)
-        reason = "reconnect: " + (",".join(topics) or "no topics")
-        return self._apply(reason, plan, refetch=refetch, unbound=tuple(unbound))
+        return unbound
 
     # -- rendering ----------------------------------------------------------------------
 

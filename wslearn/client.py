@@ -939,13 +939,17 @@ class Client:
             await self._answer_control(kind, message)
             if kind not in self.dispatcher:
                 return  # answered; the fallback is for the application's own messages
-        if what is MessageKind.EVENT and not self._resume_event(topic, message):
-            return  # a duplicate: handled already
+        seen = self._resume_event(topic, message) if what is MessageKind.EVENT else None
+        if seen is Observed.DUPLICATE:
+            return  # handled already
         result = self.dispatcher.dispatch(message)
         self._report(result)
         if result.pending is not None:
             self._spawn(self._settle(result), "handler")
-        if what is MessageKind.EVENT:  # only a push can make cached data stale
+        if seen is Observed.GAP:  # the topic's queries and the event's own, refetched once
+            self._report_invalidation(
+                "cache after gap", self.cache.invalidate_for(message, gap_in=topic))
+        elif what is MessageKind.EVENT:  # only a push can make cached data stale
             invalidation = self.cache.invalidate_for(message)
             for error in invalidation.errors:
                 self._error(f"refetch failed: {error}")
@@ -1001,25 +1005,24 @@ class Client:
             self._replay_heads = heads
         cursor.start(heads)
 
-    def _resume_event(self, topic: str | None, message: Mapping[str, Any]) -> bool:
-        """Classify a numbered event with the cursor; False: drop it (a duplicate)."""
+    def _resume_event(self, topic: str | None, message: Mapping[str, Any]) -> Observed | None:
+        """Classify a numbered event with the cursor (``None``: not numbered, or not a topic
+        we resume -- today's behaviour); the caller drops a duplicate and, after a gap,
+        invalidates the topic with the event (one refetch)."""
         cursor, seq = self.cursor, message.get("seq")
         if (cursor is None or topic is None or topic not in self.subscriptions.topics
                 or isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
-            return True  # not numbered (or not ours): today's behaviour
+            return None
         before = cursor.positions.get(topic)
         seen = cursor.observe(topic, seq)
         if seen is Observed.DUPLICATE:
             self._stats["duplicates"] += 1
-            return False
-        if seen is Observed.GAP:
+        elif seen is Observed.GAP:
             self._stats["gaps"] += 1
             self._info(f"gap in {topic}: #{seq} after #{before}; invalidate {topic} queries")
-            self._report_invalidation("cache after gap",
-                                      self.cache.invalidate_subscribed([topic]))
         elif seq <= self._replay_heads.get(topic, 0):
             self._stats["replayed"] += 1
-        return True
+        return seen
 
     def _on_resync(self, message: Mapping[str, Any]) -> None:
         """The gap is older than the server's buffer: refetch this one topic."""
