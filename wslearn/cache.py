@@ -481,7 +481,7 @@ class QueryCache:
             except Exception as exc:
                 fn_name = getattr(b.fn, "__name__", "fn")
                 plan.errors.append(f"bind({b.name!r}) {fn_name}: {_one_line(exc)}")
-        unbound = () if found else (str(kind),)
+        unbound: tuple[str, ...] = () if found else (str(kind),)
         reason = f"message {kind}"
         if gap_in is not None:
             unbound = tuple(self._plan_topics(plan, [gap_in]))
