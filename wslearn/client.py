@@ -110,6 +110,7 @@ from .protocol import (
     ABNORMAL_CLOSURE,
     NORMAL_CLOSURE,
     RESUME_PARAM,
+    SEQ_FIELD,
     TOKEN_PARAM,
     TOPICS_PARAM,
     MessageKind,
@@ -981,7 +982,7 @@ class Client:
 
     def _heads(self, message: Mapping[str, Any]) -> dict[str, int]:
         """``welcome``/``subscribed`` ``seq``: {topic: head} for topics we subscribe to."""
-        seq = message.get("seq")
+        seq = message.get(SEQ_FIELD)
         if seq is None:
             return {}
         if not isinstance(seq, dict) or not all(
@@ -1009,7 +1010,7 @@ class Client:
         """Classify a numbered event with the cursor (``None``: not numbered, or not a topic
         we resume -- today's behaviour); the caller drops a duplicate and, after a gap,
         invalidates the topic with the event (one refetch)."""
-        cursor, seq = self.cursor, message.get("seq")
+        cursor, seq = self.cursor, message.get(SEQ_FIELD)
         if (cursor is None or topic is None or topic not in self.subscriptions.topics
                 or isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
             return None
@@ -1027,7 +1028,7 @@ class Client:
     def _on_resync(self, message: Mapping[str, Any]) -> None:
         """The gap is older than the server's buffer: refetch this one topic."""
         cursor = self.cursor
-        topic, head, missed = message.get("topic"), message.get("seq"), message.get("missed")
+        topic, head, missed = message.get("topic"), message.get(SEQ_FIELD), message.get("missed")
         if cursor is None or topic not in self.subscriptions.topics:
             return  # we did not ask to resume this topic
         if isinstance(head, bool) or not isinstance(head, int) or head < 0:

@@ -201,6 +201,10 @@ RESUME_PARAM: Final = "resume"
 #: The query parameter that carries a credential (``/ws?token=...``): browsers cannot set
 #: headers on a WebSocket, so a token travels in the URL -- and so in access logs.
 TOKEN_PARAM: Final = "token"
+#: The field that numbers an event for a resumable socket: ``"seq": n`` on an event (its
+#: topic's version, always the last field), ``"seq": {topic: head}`` on ``welcome`` /
+#: ``subscribed``, and the topic's head on ``resync``.
+SEQ_FIELD: Final = "seq"
 #: The largest sequence number a cursor may carry (JavaScript's safe integer limit).
 MAX_SEQ: Final = 2**53 - 1
 

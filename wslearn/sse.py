@@ -25,7 +25,7 @@ import h11
 
 from .hold import Hold
 from .http_api import Answer, RequestHead, error_answer
-from .protocol import MAX_SEQ, ProtocolError, encode, validate_topics
+from .protocol import MAX_SEQ, SEQ_FIELD, ProtocolError, encode, validate_topics
 
 if TYPE_CHECKING:
     from .server import Server
@@ -77,7 +77,7 @@ def replay_frames(hub: TopicHub, topic: str, after: int) -> list[bytes]:
     events, resync = hub.catch_up(topic, after)
     frames = [sse_event(text, seq) for seq, text in events]
     if resync is not None:
-        frames.append(sse_event(encode(resync), resync["seq"], "resync"))
+        frames.append(sse_event(encode(resync), resync[SEQ_FIELD], "resync"))
     return frames
 
 

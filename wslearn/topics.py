@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from .app import App, WebSocket
 from .protocol import (
     CLIENT_TYPES,
     POLICY_VIOLATION,
     RESUME_PARAM,
+    SEQ_FIELD,
     ProtocolError,
     decode,
     encode,
@@ -42,10 +43,6 @@ from .resume import DEFAULT_REPLAY_LIMIT, ReplayBuffer
 
 __all__ = ["TopicHub", "resume_cursor", "topic_app"]
 
-#: The field that numbers an event for a resumable socket (always the last field).
-SEQ_FIELD: Final = "seq"
-
-
 def numbered_text(text: str, seq: int) -> str:
     """An encoded event plus ``"seq": n`` as its last field, without decoding it again.
 
@@ -57,7 +54,7 @@ def numbered_text(text: str, seq: int) -> str:
 
 def resync_message(topic: str, head: int, missed: int) -> dict[str, Any]:
     """``{"type": "resync", ...}``: the missed events are gone, refetch ``topic``."""
-    return {"type": "resync", "topic": topic, "seq": head, "missed": missed}
+    return {"type": "resync", "topic": topic, SEQ_FIELD: head, "missed": missed}
 
 
 def resume_cursor(websocket: WebSocket) -> dict[str, int] | None:
