@@ -265,6 +265,49 @@ def test_a_refused_fresh_token_gives_up_also_without_min_uptime(servers, open_pa
     assert server.handshakes == 2 and page.evaluate("() => lab.tokens") == 2
 
 
+def _handshakes(server: Any) -> list[str]:
+    return [x for x in server.access_log if x.startswith("GET /ws")]
+
+
+def test_cookie_auth_keeps_the_token_out_of_every_url_and_out_of_the_script(servers,
+                                                                           open_page):
+    """auth=cookie: api/token sets an HttpOnly cookie for the page's folder; the browser
+    sends it with the handshake by itself. No token in the socket URL, the access log or
+    ``document.cookie``; a 4401 sets a fresh cookie, then connects at once."""
+    server = servers(auth=TokenIssuer(lifetime=600))
+    page = open_page(server, speed=20, closes="recommended", auth="cookie", min_uptime=600)
+    connected(page)
+    wait_line(page, "token cookie set (api/token; HttpOnly: this page cannot read it)")
+    assert any(re.search(r"open /ws\?topics=analysis$", x) for x in lines(page))
+    assert "wslearn_token" not in page.evaluate("() => document.cookie")  # HttpOnly
+    [handshake] = _handshakes(server)
+    assert "token" not in handshake and handshake.endswith(" 101"), handshake
+    [fetched] = [x for x in server.access_log if x.startswith("GET /api/token")]
+    assert "cookie=1&path=%2F" in fetched and fetched.endswith(" 200"), fetched
+    server.drop_all(4401, "token expired")
+    wait_line(page, "token refreshed: connecting now (no backoff)")
+    connected(page)
+    assert page.evaluate("() => lab.tokens") == 2 and len(_handshakes(server)) == 2
+    assert page.locator("#config").inner_text().endswith("auth: cookie")
+
+
+def test_first_message_auth_sends_the_token_first_and_never_shows_it(servers, open_page):
+    """auth=first-message: the socket URL is clean, the first frame is ``auth`` (shown as
+    ``***`` in the frame log), the server welcomes after it; expiry 4401s are refreshed."""
+    server = servers(auth=TokenIssuer(lifetime=2))
+    page = open_page(server, closes="recommended", auth="first-message", min_uptime=0.5)
+    connected(page)
+    assert log_types(page, "out")[0] == "auth"
+    first = page.locator('#log tbody tr[data-direction="out"]').first.inner_text()
+    assert '"token":"***"' in first, first
+    assert all("token" not in x for x in _handshakes(server))
+    wait_line(page, "token refreshed: connecting now (no backoff)")
+    connected(page)
+    assert page.evaluate("() => lab.tokens") >= 2
+    shown = page.locator("body").inner_text()
+    assert '"token":"***"' in shown and not re.search(r'"token":"(?!\*\*\*")', shown)
+
+
 # ---------------------------------------------------------------- resume
 
 

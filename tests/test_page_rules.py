@@ -187,18 +187,23 @@ def test_page_notes_settings_it_cannot_use(browser, server):
     page = browser.new_page()
     try:
         page.goto(server.http_url("/lab") + f"?topics=analysis&ping=600&jitter=wobbly&queue=-1"
-                  f"&closes=nope&key={server.key}")
+                  f"&closes=nope&auth=header&key={server.key}")
         _expect(page.locator("#state"), "connected")
         lines = "\n".join(timeline(page))
         assert "setting jitter=wobbly ignored: use none, full, equal" in lines
         assert "setting queue=-1 ignored: use a whole number >= 0" in lines
         assert "setting closes=nope ignored: use module-07, recommended" in lines
-        assert page.evaluate("() => [lab.config.jitter, lab.config.queue, lab.config.closes]") == [
-            "none", 0, "module-07"]
+        assert "setting auth=header ignored: use 1, query, first-message, cookie" in lines
+        assert page.evaluate("() => [lab.config.jitter, lab.config.queue, lab.config.closes, "
+                             "lab.config.auth]") == ["none", 0, "module-07", None]
         assert page.errors == []
     finally:
         page.context.close()
     for bad in ({"jitter": "wobbly"}, {"closes": "nope"}, {"queue": -1}, {"overflow": "x"},
-                {"resume": "yes"}, {"seed": 1.5}, {"min_uptime": -1}):
+                {"resume": "yes"}, {"seed": 1.5}, {"min_uptime": -1}, {"auth": "header"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             lab.lab_url(server, proxy=False, **bad)
+    for way, word in [(True, "1"), ("query", "query"), ("first-message", "first-message"),
+                      ("cookie", "cookie")]:
+        assert lab.lab_url(server, proxy=False, auth=way).endswith(f"/lab?auth={word}&key="
+                                                                   f"{server.key}")

@@ -15,6 +15,7 @@ from support import arun
 
 from wslearn.app import App, WebSocket
 from wslearn.auth import TokenIssuer, redact
+from wslearn.protocol import TOKEN_COOKIE
 from wslearn.server import serve
 from wslearn.server_handle import AUTH_TIMEOUT
 from wslearn.simnet import SimNetwork
@@ -188,6 +189,41 @@ def test_api_token_needs_the_key_and_is_never_cached() -> None:
         with serve() as plain:
             status, _, body = await raw_get(plain.port, f"/api/token?key={plain.key}")
             assert status == 404 and "serve(auth=TokenIssuer" in json.loads(body)["detail"]
+
+    arun(main())
+
+
+def test_api_token_as_an_http_only_cookie_for_the_page_s_folder() -> None:
+    """``/api/token?cookie=1&path=...``: the token goes into a Set-Cookie (HttpOnly,
+    SameSite=Strict, the page's folder, as long as the token lives), never into the body;
+    the handshake that carries the cookie is served, and its URL holds no token."""
+    from websockets.asyncio.client import connect
+
+    async def main() -> None:
+        with serve(auth=TokenIssuer(lifetime=30)) as server:
+            key = f"key={server.key}"
+            status, headers, body = await raw_get(
+                server.port, f"/api/token?cookie=1&path=%2Fuser%2Fann%2Fproxy%2F8765%2F&{key}")
+            assert status == 200 and headers["cache-control"] == "no-store"
+            assert json.loads(body) == {"cookie": TOKEN_COOKIE, "expires_in": 30}
+            name, _, rest = headers["set-cookie"].partition("=")
+            value, *attributes = rest.split("; ")
+            assert name == TOKEN_COOKIE and value.encode() not in body
+            assert attributes == ["Path=/user/ann/proxy/8765/", "Max-Age=30", "HttpOnly",
+                                  "SameSite=Strict"]
+            _, headers, _ = await raw_get(server.port, f"/api/token?cookie=1&{key}")
+            assert "Path=/;" in headers["set-cookie"]  # no path given: the whole server
+            cookie = headers["set-cookie"].partition(";")[0]
+            async with asyncio.timeout(10), connect(server.url(topics=["a"]),
+                                                    additional_headers={"Cookie": cookie}) as ws:
+                assert json.loads(await ws.recv()) == {"type": "welcome", "topics": ["a"]}
+            assert server.access_log[-1].startswith("GET /ws?topics=a ")  # nothing to leak
+            for bad, said in [("cookie=yes", "cookie=1"), ("cookie=1&path=x", "starts with /"),
+                              ("cookie=1&path=%2Fa%3B%20Domain%3Devil", "no ;"),
+                              ("cookie=1&path=%2F" + "a" * 300, "200 characters")]:
+                status, headers, body = await raw_get(server.port, f"/api/token?{bad}&{key}")
+                assert status == 400 and "set-cookie" not in headers, bad
+                assert said in json.loads(body)["detail"], bad
 
     arun(main())
 

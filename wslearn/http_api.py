@@ -35,8 +35,9 @@ import email.utils
 import hmac
 import http
 import math
+import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -46,7 +47,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from .app import HttpRequest, HttpResponse
-from .protocol import ProtocolError, encode, validate_topics
+from .protocol import TOKEN_COOKIE, ProtocolError, encode, validate_topics
 
 if TYPE_CHECKING:
     from .server import Server
@@ -68,6 +69,9 @@ _CSP: Final = ("default-src 'none'; script-src {scripts}; style-src 'self'; "
                "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'")
 #: Where a client fetches a token from a server with ``serve(auth=...)`` (needs the key).
 TOKEN_PATH: Final = "/api/token"
+#: What ``/api/token?cookie=1&path=...`` accepts as the cookie's ``Path``: an absolute
+#: path of URL-safe characters (nothing that could end the attribute or add another).
+_COOKIE_PATH: Final = re.compile(r"/[A-Za-z0-9/_.~%@!$&'()*+=:-]{0,199}")
 #: Pages at or under this path are the React lab's (``wslearn.react``).
 REACT_PREFIX: Final = "/react"
 #: Headers on every answer that is not a page (JSON, scripts, styles, errors, streams);
@@ -367,7 +371,8 @@ class HttpApi:
         if refused is not None:
             return refused
         if path == TOKEN_PATH:
-            return self.refusal(head, data=True) or self.api_token()
+            return self.refusal(head, data=True) or self.api_token(
+                dict(self.without_key(head.query_pairs)))
         if path.startswith("/api/topics/"):
             refused = self.refusal(head, data=True)
             if refused is not None:
@@ -396,18 +401,38 @@ class HttpApi:
                 if path.startswith("/api/stream/") else "")
         return Answer(404, "text/plain; charset=utf-8", f"not found: {path}{hint}\n".encode())
 
-    def api_token(self) -> Answer:
+    def api_token(self, params: Mapping[str, str]) -> Answer:
         """``GET /api/token?key=...``: a fresh token (what a login endpoint would answer),
-        ``{"token": "...", "expires_in": 30}``, never cached (``no-store``)."""
+        ``{"token": "...", "expires_in": 30}``, never cached (``no-store``).
+
+        ``cookie=1``: the token is set as the ``wslearn_token`` cookie instead, and the body
+        says only ``{"cookie": "wslearn_token", "expires_in": 30}``. The cookie is
+        ``HttpOnly`` (the page's script -- or an injected one -- cannot read it),
+        ``SameSite=Strict`` and scoped to ``path=`` (the page's own folder, so behind a
+        proxy it goes to this server's pages only; ``/`` when not given). The browser then
+        sends it with the WebSocket handshake by itself: no token in any URL or log."""
         server = self.server
         if server.auth is None:
             return error_answer(404, "not-found", "this server has no auth: start it with "
                                 "serve(auth=TokenIssuer(lifetime=30))")
+        as_cookie = params.get("cookie", "")
+        if as_cookie not in ("", "0", "1"):
+            return error_answer(400, "bad-request", f"cookie={as_cookie[:20]!r}: use cookie=1 "
+                                "(set the token as a cookie) or leave it out")
+        cookie_path = params.get("path", "/")
+        if as_cookie == "1" and not _COOKIE_PATH.fullmatch(cookie_path):
+            return error_answer(400, "bad-request", "path= is the page's folder, e.g. "
+                                "/user/ann/proxy/8765/: it starts with / and has no ; , or "
+                                "spaces (at most 200 characters)")
         token = server._issue_token_now()
         lifetime = server.auth.lifetime
-        return json_answer(200, {"token": token.value,
-                                 "expires_in": int(lifetime) if lifetime.is_integer()
-                                 else lifetime})
+        expires_in = int(lifetime) if lifetime.is_integer() else lifetime
+        if as_cookie != "1":
+            return json_answer(200, {"token": token.value, "expires_in": expires_in})
+        cookie = (f"{TOKEN_COOKIE}={token.value}; Path={cookie_path}; "
+                  f"Max-Age={max(1, math.ceil(lifetime))}; HttpOnly; SameSite=Strict")
+        return json_answer(200, {"cookie": TOKEN_COOKIE, "expires_in": expires_in},
+                           [("Set-Cookie", cookie)])
 
     async def api_topic(self, topic: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """``/api/topics/<topic>?after=N&wait=S``: the topic's version, long-polled."""

@@ -201,6 +201,9 @@ RESUME_PARAM: Final = "resume"
 #: The query parameter that carries a credential (``/ws?token=...``): browsers cannot set
 #: headers on a WebSocket, so a token travels in the URL -- and so in access logs.
 TOKEN_PARAM: Final = "token"
+#: The cookie that may carry a token on the handshake instead: the browser sends it by
+#: itself (``/api/token?cookie=1`` sets it, ``HttpOnly``: the page's script never reads it).
+TOKEN_COOKIE: Final = "wslearn_token"
 #: The field that numbers an event for a resumable socket: ``"seq": n`` on an event (its
 #: topic's version, always the last field), ``"seq": {topic: head}`` on ``welcome`` /
 #: ``subscribed``, and the topic's head on ``resync``.

@@ -35,6 +35,7 @@ from .protocol import (
     INTERNAL_ERROR,
     NORMAL_CLOSURE,
     SERVICE_RESTART,
+    TOKEN_COOKIE,
     TOKEN_PARAM,
     TRY_AGAIN_LATER,
     ProtocolError,
@@ -74,8 +75,6 @@ MAX_ACCESS_LOG: Final = 200
 #: How long a socket without a token in its URL or cookie may take to send its
 #: ``{"type": "auth", "token": ...}`` first frame (seconds, the server loop's clock).
 AUTH_TIMEOUT: Final = 5.0
-#: The cookie that may carry a token on the handshake (a browser sends it by itself).
-TOKEN_COOKIE: Final = "wslearn_token"
 #: Close reasons of the token check, by verdict (the codes: ``protocol.AUTH_*``).
 AUTH_CLOSES: Final = {
     Verdict.MISSING: (AUTH_EXPIRED, "token missing"),

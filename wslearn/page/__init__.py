@@ -85,6 +85,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "overflow": ("drop-oldest", "drop-newest", "reject"),
 }
 
+#: Where the page puts the token (``auth=True`` is ``"query"``, as the Python client's
+#: ``auth=`` default): the socket's query, its first frame, or an HttpOnly cookie.
+_AUTH_WAYS: tuple[str, ...] = ("query", "first-message", "cookie")
+
 _PART_RE = re.compile(r"^// ---- (\w+):", re.MULTILINE)
 
 
@@ -160,9 +164,12 @@ def _setting(key: str, value: Any) -> str:
         if value not in _CHOICES[key]:
             raise ValueError(f"{key}={value!r}: use one of {', '.join(_CHOICES[key])}")
         return str(value)
+    if key == "auth" and value in _AUTH_WAYS:
+        return str(value)  # where the token goes: query, first-message or cookie
     if key in ("resume", "auth"):
         if value is not True:
-            raise ValueError(f"{key} is True (on) or False/None (off), got {value!r}")
+            ways = " or one of " + ", ".join(map(repr, _AUTH_WAYS)) if key == "auth" else ""
+            raise ValueError(f"{key} is True (on){ways}, or False/None (off), got {value!r}")
         return "1"
     if key == "queue":
         if value == "unbounded":  # the mistake chapter 11 shows: every message waits
@@ -232,7 +239,9 @@ def lab_url(server: Any, *, proxy: str | bool | None = None, **params: Any) -> s
     ``ClosePolicy``), ``min_uptime`` (seconds), ``jitter`` (``"none"``, ``"full"``,
     ``"equal"``) and ``seed``, ``resume=True``, ``queue`` (messages; ``"unbounded"`` is the
     mistake) and ``overflow`` (``"drop-oldest"``, ``"drop-newest"``, ``"reject"``),
-    ``auth=True`` (fetch ``api/token`` before each connect). See docs/browser-lab.md.
+    ``auth=True`` (fetch ``api/token`` before each connect, the token in the socket's
+    query; ``"first-message"``: in its first frame; ``"cookie"``: an HttpOnly cookie the
+    browser sends with the handshake). See docs/browser-lab.md.
 
     ``proxy``: ``None`` (default) uses the Jupyter proxy when the kernel runs under
     JupyterHub or under a Jupyter server with ``jupyter-server-proxy`` (see

@@ -37,8 +37,12 @@ const config = {
   resume: query.get('resume') === '1', // numbered events: reconnect where we stopped
   queue: amount('queue', 0, { whole: true, words: { unbounded: Infinity } }), // sends held offline
   overflow: choice('overflow', ['drop-oldest', 'drop-newest', 'reject'], 'drop-oldest'),
-  auth: query.get('auth') === '1', // fetch api/token before each connect, again after 4401
+  // Where the credential goes (fetched from api/token before each connect, again after a
+  // 4401): the socket's query (auth=1 or query), its first frame (first-message), or an
+  // HttpOnly cookie the browser sends with the handshake by itself (cookie).
+  auth: authMode(choice('auth', ['1', 'query', 'first-message', 'cookie'], 'off')),
 }
+function authMode(word) { return word === 'off' ? null : word === '1' ? 'query' : word }
 // The reconnect rules -- when to retry, when to give up -- mirror wslearn.backoff
 // (BackoffPolicy) and wslearn.close_policy (its two tables, as data: MODULE_07 by default,
 // RECOMMENDED with ?closes=recommended); tests/test_page_rules.py compares lab.rules.
@@ -128,14 +132,19 @@ function connect() {
   fetchToken().then((token) => { if (dial === dials && !stopped) open(token) })
 }
 
+function socketToken(token) { // only auth=query puts the token into the URL
+  return config.auth === 'query' ? token : null
+}
+
 function open(token) {
-  const socket = new WebSocket(socketUrl(topics, token))
+  const socket = new WebSocket(socketUrl(topics, socketToken(token)))
   ws = socket
   const { pathname, search } = new URL(redacted(socket.url))
   setState(attempt ? 'reconnecting' : 'connecting', `open ${pathname}${search}`)
   later('open', config.openTimeout, () => giveUp(socket, 'open timeout'))
   socket.onopen = () => {
     cancel('open')
+    if (config.auth === 'first-message' && token) authenticate(socket, token) // before anything else
     if (config.minUptime > 0) { // fix (chapter 11): reset only once the connection proved stable
       later('stable', config.minUptime, stable)
       setState('connected', `open; attempts reset after ${config.minUptime}s up`)
@@ -279,23 +288,38 @@ function becameVisible() { // the tab is shown again while a backoff wait is pen
   connect()
 }
 
-// ?auth=1: a fresh token before each connect (api/token, with the key), in the socket's
-// query (browsers cannot set headers on a WebSocket). A failed fetch connects without
-// one: the server's 4401 then says why.
+// ?auth=...: a fresh token before each connect (api/token, with the key). Browsers cannot
+// set headers on a WebSocket, so it goes into the socket's query (auth=1), or its first
+// frame (auth=first-message), or -- auth=cookie -- the server sets it as an HttpOnly
+// cookie for this page's folder and the browser sends it with the handshake: this script
+// never holds it. A failed fetch connects without one: the server's 4401 then says why.
 async function fetchToken() {
   const timeout = AbortSignal.timeout((config.openTimeout * 1000) / config.speed)
+  const cookie = config.auth === 'cookie'
+  const url = cookie
+    ? `api/token?cookie=1&path=${encodeURIComponent(new URL('.', location.href).pathname)}`
+    : 'api/token'
   try {
-    const response = await fetch(withKey('api/token'), { cache: 'no-store', signal: timeout })
+    const response = await fetch(withKey(url), { cache: 'no-store', signal: timeout })
     if (!response.ok) throw new Error(`HTTP ${response.status}`)
-    const { token } = await response.json()
-    if (typeof token !== 'string' || !token) throw new Error('no token in the answer')
+    const answer = await response.json()
     tokens += 1
+    if (cookie) {
+      note('token cookie set (api/token; HttpOnly: this page cannot read it)')
+      return true // nothing to carry: the browser sends the cookie
+    }
+    if (typeof answer.token !== 'string' || !answer.token) throw new Error('no token in the answer')
     note('token fetched (api/token)')
-    return token
+    return answer.token
   } catch (err) {
     note(`token fetch failed (${err.message}): connecting without one`)
     return null
   }
+}
+function authenticate(socket, token) { // auth=first-message: the token in the first frame
+  const text = JSON.stringify({ type: 'auth', token })
+  socket.send(text)
+  logFrame('out', { type: 'auth' }, text.replace(JSON.stringify(token), '"***"'))
 }
 
 // ---- messages: one handler per type; a failing handler never kills the socket
@@ -522,7 +546,7 @@ function describeSettings() { // the config line: Module 07's settings, then wha
   if (config.closes !== 'module-07') parts.push(`closes: ${config.closes}`)
   if (config.resume) parts.push('resume')
   if (config.queue !== 0) parts.push(`queue ${config.queue === Infinity ? 'unbounded' : `${config.queue}, ${config.overflow}`}`)
-  if (config.auth) parts.push('auth: token')
+  if (config.auth) parts.push(`auth: ${config.auth === 'query' ? 'token' : config.auth}`)
   return parts.join(' · ')
 }
 
