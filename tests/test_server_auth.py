@@ -127,7 +127,9 @@ def test_first_message_auth_then_normal_service_and_expiry(kind: str) -> None:
 def test_cookie_token_on_the_handshake() -> None:
     async def body(rig: Rig) -> None:
         token = await rig.call(rig.server.issue_token)
-        cookie = {"Cookie": f"theme=dark; wslearn_token={token.value}"}
+        # Jupyter's own cookies beside ours, one of them malformed for http.cookies
+        cookie = {"Cookie": f'_xsrf=2|ab|cd|17; odd one=1; theme="dark"; '
+                            f"wslearn_token={token.value}"}
         peer = await rig.connect(rig.server.url(topics=["a"]), additional_headers=cookie)
         assert await peer.recv_json() == {"type": "welcome", "topics": ["a"]}
         await peer.close()

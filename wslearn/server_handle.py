@@ -20,7 +20,6 @@ import logging
 import math
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import parse_qsl, urlencode
 
@@ -414,14 +413,16 @@ class ServerHandle:
 
 
 def _cookie_token(channel: Any) -> str | None:
-    """The ``wslearn_token`` cookie of the handshake, if the channel has its headers."""
+    """The ``wslearn_token`` cookie of the handshake, if the channel has its headers.
+
+    Parsed by hand, not with ``http.cookies.SimpleCookie``: one cookie it finds malformed
+    (a space in a value, another app's format) makes it drop *every* cookie of the header,
+    and behind Jupyter's proxy the browser sends Jupyter's cookies beside ours."""
     for name, value in getattr(channel, "headers", ()):
         if name.lower() != "cookie":
             continue
-        try:
-            cookie = SimpleCookie(value)
-        except CookieError:
-            continue
-        if TOKEN_COOKIE in cookie:
-            return cookie[TOKEN_COOKIE].value
+        for pair in value.split(";"):
+            key, sep, token = pair.strip().partition("=")
+            if sep and key == TOKEN_COOKIE:
+                return token.strip().strip('"')
     return None
