@@ -111,6 +111,34 @@ def _through(seen: dict[str, list[str]], prefix: str) -> None:
 # ---------------------------------------------------------------- jupyter-server-proxy
 
 
+def _cookie_auth_through_the_proxy(browser: Browser, kernel: Kernel, origin: str,
+                                   token: str) -> None:
+    """The page's auth=cookie behind the proxy: the token cookie is scoped to this
+    server's folder, travels beside Jupyter's own cookies, and no URL carries it."""
+    url = json.loads(kernel.run(
+        "import json\nfrom wslearn.auth import TokenIssuer\n"
+        "secured = wslearn.serve(auth=TokenIssuer(lifetime=30))\n"
+        "print(json.dumps(lab_url(secured, topics=['analysis'], ping=600, auth='cookie')))"
+    ).strip().splitlines()[-1])
+    folder = url.partition("lab?")[0]
+    page = browser.new_page()
+    try:
+        page.goto(f"{origin}/base/api/status?token={token}")  # Jupyter's login cookie
+        seen = _open_lab(page, origin + url)
+        assert all("token" not in urlsplit(u).query for u in seen["ws"]), seen["ws"]
+        cookies = {c["name"]: c for c in page.context.cookies()}
+        ours = cookies["wslearn_token"]
+        assert ours["path"] == folder and ours["httpOnly"] and ours["sameSite"] == "Strict"
+        assert len(cookies) > 1  # Jupyter's cookies went along with the handshake too
+        log = json.loads(kernel.run("print(json.dumps(secured.access_log))").strip())
+        handshakes = [line for line in log if line.startswith("GET /ws")]
+        assert handshakes and all("token" not in line for line in handshakes), log
+        assert page.errors == []
+    finally:
+        page.context.close()
+    kernel.run("secured.stop()")
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.timeout(300)
@@ -157,6 +185,7 @@ def test_lab_behind_jupyter_server_proxy(browser, tmp_path):
             finally:
                 page.context.close()
             kernel.run("server.stop()")
+            _cookie_auth_through_the_proxy(browser, kernel, origin, token)
     finally:
         stop(proc)
 
