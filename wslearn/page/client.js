@@ -97,7 +97,9 @@ function socketUrl(topics, token = null) {
   const names = topics.map(encodeURIComponent) // quoted like Python's protocol.topics_query
   const params = names.length ? ['topics=' + names.join(',')] : []
   if (config.resume) params.push('resume=' + cursorValue()) // "" at first: number my events
-  if (token) params.push('token=' + encodeURIComponent(token)) // a browser cannot set headers
+  if (token && config.auth === 'query') { // auth=1: a browser cannot set headers
+    params.push('token=' + encodeURIComponent(token))
+  }
   url.search = params.length ? '?' + params.join('&') : ''
   return withKey(url.href)
 }
@@ -132,12 +134,8 @@ function connect() {
   fetchToken().then((token) => { if (dial === dials && !stopped) open(token) })
 }
 
-function socketToken(token) { // only auth=query puts the token into the URL
-  return config.auth === 'query' ? token : null
-}
-
 function open(token) {
-  const socket = new WebSocket(socketUrl(topics, socketToken(token)))
+  const socket = new WebSocket(socketUrl(topics, token))
   ws = socket
   const { pathname, search } = new URL(redacted(socket.url))
   setState(attempt ? 'reconnecting' : 'connecting', `open ${pathname}${search}`)
