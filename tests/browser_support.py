@@ -280,38 +280,69 @@ def jupyter_lab(tmp: Path, cells: list[str], name: str = "lab.ipynb") -> Iterato
 
 
 IDLE = "Python 3 (ipykernel) | Idle"
+#: The notebook in the current tab (others may be open beside it).
+CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
 
 
-def _open_idle(page: Any, url: str, timeout: float) -> None:
-    """Open the notebook and wait until its kernel is idle; one reload if it is not (on a
-    busy machine a kernel start can fail -- its ZMQ ports are picked free, then bound --
-    or JupyterLab stalls the kernel connection)."""
+def menu(page: Any, top: str, item: str) -> None:
+    """Click a main-menu entry (``Run`` > ``Run All Cells``)."""
+    page.get_by_role("menuitem", name=top, exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
+def open_idle(page: Any, url: str, timeout: float, shot: str | None = None) -> None:
+    """Open the notebook at ``url`` and wait until its cells are shown and its kernel is
+    idle; one reload if not (on a busy machine a kernel start can fail -- its ZMQ ports
+    are picked free, then bound -- or JupyterLab stalls the kernel connection). ``shot``:
+    keep the stalled page as ``tests/artifacts/<shot>-stalled.png``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     for tries_left in (1, 0):
         page.goto(url)
         try:
-            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=timeout)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
             page.get_by_text(IDLE).wait_for(timeout=timeout)
             return
         except PlaywrightTimeout:
             if not tries_left:
                 raise
+            if shot is not None:
+                screenshot(page, f"{shot}-stalled.png")
 
 
-def _all_ran(page: Any, timeout: float) -> None:
-    """Every code cell shows an execution number and the kernel is idle again."""
+def code_prompts_done(page: Any, count: int | None, timeout: float) -> None:
+    """Wait until ``count`` code cells of the current notebook show an execution number
+    (``None``: every code cell shown) and the kernel is idle."""
     page.wait_for_function(
-        """() => {
+        """(count) => {
           const prompts = [...document.querySelectorAll(
-            '.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
-          return prompts.length > 0
-            && prompts.every(p => /^\\[\\d+\\]:?$/.test(p.textContent.trim()))
-            && document.body.innerText.includes('ipykernel) | Idle')
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+          const done = prompts.filter(p => /^\\[\\d+\\]:?$/.test(p.textContent.trim()))
+          const enough = count === null ? prompts.length > 0 && done.length === prompts.length
+                                        : done.length >= count
+          return enough && document.body.innerText.includes('ipykernel) | Idle')
         }""",
+        arg=count,
         timeout=timeout,
         polling=250,
     )
+
+
+def clear_outputs(page: Any, timeout: float) -> None:
+    """Clear every output; wait until no prompt has a number, so a number on a prompt can
+    only come from the run that follows."""
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(
+        f"() => ![...document.querySelectorAll('{CURRENT} .jp-CodeCell .jp-InputPrompt')]"
+        ".some(p => /\\d/.test(p.textContent))",
+        timeout=timeout,
+    )
+
+
+def restart_and_run_all(page: Any) -> None:
+    """*Restart Kernel and Run All Cells*, confirmed: a fresh kernel runs every cell."""
+    menu(page, "Kernel", "Restart Kernel and Run All Cells…")
+    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()  # "Restart"
 
 
 def run_all_cells(page: Any, url: str, ready: Callable[[], None] | None = None,
@@ -321,32 +352,22 @@ def run_all_cells(page: Any, url: str, ready: Callable[[], None] | None = None,
 
     JupyterLab sometimes stalls a kernel connection on a busy machine (cells stay queued,
     or a widget never gets its comm). Before a test judges, a stalled run gets one
-    recovery: a reload and *Restart Kernel and Run All*; the stalled page is kept as
-    ``tests/artifacts/<shot>-stalled.png``."""
+    recovery: a reload, cleared outputs and *Restart Kernel and Run All*; the stalled page
+    is kept as ``tests/artifacts/<shot>-stalled.png``."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    _open_idle(page, url, timeout)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    open_idle(page, url, timeout)
+    menu(page, "Run", "Run All Cells")
     try:
-        _all_ran(page, timeout)
+        code_prompts_done(page, None, timeout)
         if ready is not None:
             ready()
         return
     except PlaywrightTimeout:
         screenshot(page, f"{shot}-stalled.png")
-    _open_idle(page, url, timeout)
-    # Clear first: a cleared prompt has no number, so a number means "ran after the restart".
-    page.get_by_role("menuitem", name="Edit", exact=True).click()
-    page.get_by_role("menuitem", name="Clear Outputs of All Cells", exact=True).click()
-    page.wait_for_function(
-        "() => ![...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
-        ".some(p => /\\d/.test(p.textContent))",
-        timeout=timeout,
-    )
-    page.get_by_role("menuitem", name="Kernel", exact=True).click()
-    page.get_by_role("menuitem", name="Restart Kernel and Run All Cells…", exact=True).click()
-    page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()  # "Restart"
-    _all_ran(page, timeout)
+    open_idle(page, url, timeout)
+    clear_outputs(page, timeout)
+    restart_and_run_all(page)
+    code_prompts_done(page, None, timeout)
     if ready is not None:
         ready()

@@ -31,16 +31,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from browser_support import ARTIFACTS, ROOT, _free_port, wait_until_serving
+from browser_support import (  # noqa: F401 -- CURRENT, IDLE, menu: re-exported for the journey
+    ARTIFACTS,
+    CURRENT,
+    IDLE,
+    ROOT,
+    _free_port,
+    clear_outputs,
+    code_prompts_done,
+    menu,
+    open_idle,
+    restart_and_run_all,
+    wait_until_serving,
+)
 
 #: What a fresh clone holds that the learner sees.
 COURSE_PARTS = ("notebooks", "exercises", "solutions", "docs", "README.md")
 #: Generous upper bounds (2 noisy cores, six neighbours); nothing asserts durations.
 OPEN_MS = 60_000
 RUN_MS = 300_000
-IDLE = "Python 3 (ipykernel) | Idle"
-#: The notebook in the current tab (others may be open beside it).
-CURRENT = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
 
 
 @dataclass
@@ -122,41 +131,7 @@ def learner_lab(tmp: Path) -> Iterator[Lab]:
 def open_notebook(page: Any, lab: Lab, rel: str, shot: str) -> None:
     """Open ``rel`` as a learner does (fresh workspace) and wait for an idle kernel; one
     reload if the kernel connection stalls."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for tries_left in (1, 0):
-        page.goto(lab.tree(rel))
-        try:
-            page.wait_for_selector(".jp-Notebook", timeout=OPEN_MS)
-            page.get_by_text(IDLE).wait_for(timeout=OPEN_MS)
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=OPEN_MS)
-            return
-        except PlaywrightTimeout:
-            if not tries_left:
-                raise
-            screenshot(page, f"{shot}-stalled.png")
-
-
-def menu(page: Any, top: str, item: str) -> None:
-    """Click a main-menu entry (``Run`` > ``Run All Cells``)."""
-    page.get_by_role("menuitem", name=top, exact=True).click()
-    page.get_by_role("menuitem", name=item, exact=True).click()
-
-
-def code_prompts_done(page: Any, count: int, timeout: float = RUN_MS) -> None:
-    """Wait until ``count`` code cells show an execution number and the kernel is idle."""
-    page.wait_for_function(
-        """(count) => {
-          const prompts = [...document.querySelectorAll(
-            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell .jp-InputPrompt')]
-          const done = prompts.filter(p => /^\\[\\d+\\]:?$/.test(p.textContent.trim()))
-          const status = document.body.innerText.includes('ipykernel) | Idle')
-          return done.length >= count && status
-        }""",
-        arg=count,
-        timeout=timeout,
-        polling=250,
-    )
+    open_idle(page, lab.tree(rel), OPEN_MS, shot)
 
 
 def clear_and_run_all(page: Any, code_cells: int, shot: str) -> None:
@@ -164,20 +139,14 @@ def clear_and_run_all(page: Any, code_cells: int, shot: str) -> None:
     until every code cell ran. A stalled run gets one restart of the kernel."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    menu(page, "Edit", "Clear Outputs of All Cells")
-    page.wait_for_function(
-        f"() => ![...document.querySelectorAll('{CURRENT} .jp-CodeCell .jp-InputPrompt')]"
-        ".some(p => /\\d/.test(p.textContent))",
-        timeout=OPEN_MS,
-    )
+    clear_outputs(page, OPEN_MS)
     menu(page, "Run", "Run All Cells")
     try:
-        code_prompts_done(page, code_cells)
+        code_prompts_done(page, code_cells, RUN_MS)
     except PlaywrightTimeout:
         screenshot(page, f"{shot}-stalled.png")
-        menu(page, "Kernel", "Restart Kernel and Run All Cells…")
-        page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click()  # "Restart"
-        code_prompts_done(page, code_cells)
+        restart_and_run_all(page)
+        code_prompts_done(page, code_cells, RUN_MS)
 
 
 def shutdown_kernels(page: Any, base_url: str | None = None) -> None:

@@ -33,6 +33,7 @@ from browser_support import ARTIFACTS, ROOT, Browser, require_chromium
 from journey_support import (
     CURRENT,
     OPEN_MS,
+    RUN_MS,
     Lab,
     cells,
     clear_and_run_all,
@@ -208,7 +209,7 @@ def test_every_widget_button_has_a_visible_effect(chapter: str, lab: Lab, page: 
     page.locator(f"{CURRENT} .jp-Cell").nth(stop_at).locator(".jp-InputPrompt").click()
     menu(page, "Run", "Run All Above Selected Cell")
     code_above = sum(c["cell_type"] == "code" for c in nb_cells[:stop_at])
-    code_prompts_done(page, code_above)
+    code_prompts_done(page, code_above, RUN_MS)
 
     area = page.locator(".jp-OutputArea-output .jupyter-widgets.widget-box").first
     area.wait_for(timeout=OPEN_MS)
