@@ -304,7 +304,7 @@ async function fetchToken() {
     tokens += 1
     if (cookie) {
       note('token cookie set (api/token; HttpOnly: this page cannot read it)')
-      return true // nothing to carry: the browser sends the cookie
+      return null // nothing to carry: the browser sends the cookie
     }
     if (typeof answer.token !== 'string' || !answer.token) throw new Error('no token in the answer')
     note('token fetched (api/token)')
@@ -315,9 +315,8 @@ async function fetchToken() {
   }
 }
 function authenticate(socket, token) { // auth=first-message: the token in the first frame
-  const text = JSON.stringify({ type: 'auth', token })
-  socket.send(text)
-  logFrame('out', { type: 'auth' }, text.replace(JSON.stringify(token), '"***"'))
+  socket.send(JSON.stringify({ type: 'auth', token }))
+  logFrame('out', { type: 'auth' }, JSON.stringify({ type: 'auth', token: '***' })) // redacted
 }
 
 // ---- messages: one handler per type; a failing handler never kills the socket
